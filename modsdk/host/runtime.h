@@ -1,0 +1,123 @@
+// ModuleRuntime: the host side of portal::Core for one loaded module, independent of how
+// it reaches the router. portal-worker drives it from its ring threads; the router drives it
+// for `isolation = inprocess` modules. It owns the module's path->handler table, its
+// outgoing calls, its timers and its event-loop thread; it does NOT own handler threads:
+// the host calls handle() on whatever thread should run the handler.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "portal.pb.h"
+#include "portal/module.h"
+
+namespace portal::host {
+
+// Where the runtime's outgoing envelopes go. send() is called from any thread.
+class Uplink {
+ public:
+  virtual ~Uplink() = default;
+  virtual void send(pb::Envelope&& env) = 0;
+};
+
+struct RuntimeOptions {
+  std::string module_name;  // from ModuleInfo
+  std::string version;
+  std::string description;
+  std::uint64_t generation = 0;
+  std::chrono::milliseconds call_timeout{30000};  // deadline of the module's outgoing calls
+  std::map<std::string, std::string> config;      // the module's settings
+  // Wrap each handler call in a per-thread sigsetjmp guard (in-process modules). A caught
+  // SIGSEGV/SIGBUS/SIGFPE/SIGILL answers 500 "Module crashed\n" and calls on_crash once.
+  bool crash_guard = false;
+  std::function<void(const std::string& reason)> on_crash;
+};
+
+class ModuleRuntime final : public Core {
+ public:
+  ModuleRuntime(RuntimeOptions options, Uplink& uplink);
+  ~ModuleRuntime() override;
+
+  // Starts the event-loop thread and runs module->load(*this). On error the module is
+  // unloaded again and the error returned (code kFatalConfig: do not respawn).
+  Status start(std::unique_ptr<Module> module);
+  // Runs unload(), removes every path and timer, fails pending calls, stops the loop.
+  void stop();
+
+  // One envelope from the router. Requests run their handler on the calling thread and
+  // answer through the uplink; responses complete pending calls; RouterAttach fails the
+  // pending calls and re-sends hello(); ConfigUpdate updates config and notifies the module.
+  void handle(const pb::Envelope& env);
+  // The WorkerHello describing this module and every path it has registered.
+  pb::Envelope hello(int pid) const;
+  bool crashed() const { return crashed_.load(); }
+  std::uint64_t in_flight() const { return in_flight_.load(); }
+
+  // portal::Core
+  std::string_view module_name() const override { return opts_.module_name; }
+  Status register_path(PathSpec spec, Handler handler) override;
+  Status unregister_path(std::string_view path) override;
+  Response send(Message msg) override;
+  void send_async(Message msg, ResponseCallback done) override;
+  std::optional<std::string> config(std::string_view key) const override;
+  void log(LogLevel level, std::string_view text) override;
+  TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat) override;
+  bool remove_timer(TimerId id) override;
+  boost::asio::io_context& io() override { return io_; }
+
+ private:
+  struct PathEntry {
+    PathSpec spec;
+    std::shared_ptr<Handler> handler;
+  };
+  struct PendingCall;
+  struct Timer;
+
+  void run_request(const pb::Message& req);
+  Response call_handler(const Handler& h, const Message& m);
+  void complete_call(std::uint64_t id, Response resp);
+  void fail_all_calls(int status, const std::string& why);
+  std::uint64_t start_call(Message&& msg, std::shared_ptr<PendingCall> call);
+  void arm_timer(const std::shared_ptr<Timer>& t);
+
+  RuntimeOptions opts_;
+  Uplink& uplink_;
+  std::unique_ptr<Module> module_;
+
+  mutable std::shared_mutex paths_mu_;
+  std::unordered_map<std::string, PathEntry> paths_;
+
+  mutable std::mutex config_mu_;
+
+  std::mutex calls_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>> calls_;
+  std::atomic<std::uint64_t> next_call_id_{1};
+
+  std::mutex timers_mu_;
+  std::unordered_map<TimerId, std::shared_ptr<Timer>> timers_;
+  std::atomic<TimerId> next_timer_id_{1};
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread io_thread_;
+  std::atomic<bool> crashed_{false};
+  std::atomic<std::uint64_t> in_flight_{0};
+  std::string log_topic_;
+};
+
+}  // namespace portal::host

@@ -1,0 +1,107 @@
+// The module SDK (DESIGN.md 5). A module implements portal::Module, declares itself once
+// with PORTAL_MODULE, and talks to the rest of Portal only through portal::Core. The same
+// module binary runs in a portal-worker process, inside the router (isolation = inprocess)
+// and on the stub router of modsdk/testing/ — it cannot tell which.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "portal/message.h"
+#include "portal/result.h"
+
+namespace portal {
+
+// A host refuses a module built for another major API version.
+inline constexpr std::uint32_t kApiMajor = 1;
+inline constexpr std::uint32_t kApiMinor = 0;
+
+enum class LogLevel : std::uint8_t { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
+enum class Access : std::uint8_t { read = 1, write = 2, read_write = 3 };
+
+struct PathSpec {
+  std::string path;  // exact ("/hello/resources/greeting") or wildcard ("/files/*")
+  std::string description;
+  std::vector<std::string> labels;  // ACL labels; empty = open
+  Access access = Access::read_write;
+};
+
+// Runs on one of the module's handler threads; may block, may call Core::send().
+using Handler = std::function<Response(const Message&)>;
+using ResponseCallback = std::function<void(Response)>;
+using TimerId = std::uint64_t;
+
+// What the core gives a module. Every method is thread-safe unless it says otherwise.
+class Core {
+ public:
+  virtual ~Core() = default;
+
+  virtual std::string_view module_name() const = 0;
+
+  // Registers a path owned by this module. Fails on a malformed path or one this module
+  // already registered; a clash with another module's path is reported by the router.
+  virtual Status register_path(PathSpec spec, Handler handler) = 0;
+  virtual Status unregister_path(std::string_view path) = 0;
+
+  // Sends a message to any path and waits for the response. From handler threads and
+  // module-owned threads only, never from the event loop (use send_async there).
+  virtual Response send(Message msg) = 0;
+  // Sends without waiting; `done` runs on the module's event loop.
+  virtual void send_async(Message msg, ResponseCallback done) = 0;
+
+  // The module's setting `key` ([mod_<name>] section and mod_<name>.conf), if set.
+  virtual std::optional<std::string> config(std::string_view key) const = 0;
+
+  // Logged under the module's topic (mod.<name>).
+  virtual void log(LogLevel level, std::string_view text) = 0;
+
+  // Timers run on the module's event loop. remove_timer() after the last run is harmless.
+  virtual TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn,
+                            bool repeat = true) = 0;
+  virtual bool remove_timer(TimerId id) = 0;
+
+  // The module's event loop, for sockets. Runs on its own thread.
+  virtual boost::asio::io_context& io() = 0;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  // Registers paths, timers, sockets. An error with code kFatalConfig means "this
+  // configuration can never work": the worker exits and is not respawned.
+  virtual Status load(Core& core) = 0;
+  // Everything the module registered through Core is removed by the host afterwards;
+  // unload() only releases what the module holds itself.
+  virtual void unload(Core&) {}
+  // A setting changed at runtime (/core/config/set); the new value is already visible
+  // through Core::config().
+  virtual void config_changed(Core&, std::string_view /*key*/) {}
+};
+
+// The one exported symbol of a module library. api_major comes first so any host can
+// read it before trusting the rest of the layout.
+struct ModuleInfo {
+  std::uint32_t api_major;
+  std::uint32_t api_minor;
+  const char* name;
+  const char* version;
+  const char* description;
+  Module* (*create)();
+};
+
+inline constexpr const char* kModuleInfoSymbol = "portal_module_info";
+
+}  // namespace portal
+
+// Declares the module: PORTAL_MODULE(HelloModule, "hello", "1.0.0", "Example module")
+#define PORTAL_MODULE(Class, Name, Version, Description)                                      \
+  extern "C" __attribute__((visibility("default"))) const ::portal::ModuleInfo                \
+      portal_module_info = {::portal::kApiMajor, ::portal::kApiMinor, Name, Version,          \
+                            Description, []() -> ::portal::Module* { return new Class(); }};
