@@ -33,6 +33,15 @@ class Uplink {
  public:
   virtual ~Uplink() = default;
   virtual void send(pb::Envelope&& env) = 0;
+  // Core::send() blocks here until done() is true or `deadline` passes. Return false to let
+  // the runtime wait on its own (the default). A host whose handler threads also read the
+  // transport overrides it so the waiting thread keeps reading: if every handler thread sat
+  // in send(), nobody would read the responses. The host calls handle() for what it reads.
+  virtual bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
+    (void)done;
+    (void)deadline;
+    return false;
+  }
 };
 
 struct RuntimeOptions {
@@ -57,13 +66,16 @@ class ModuleRuntime final : public Core {
   // unloaded again and the error returned (code kFatalConfig: do not respawn).
   Status start(std::unique_ptr<Module> module);
   // Runs unload(), removes every path and timer, fails pending calls, stops the loop.
+  // The host stops its handler threads first, and destroys the runtime before the
+  // ModuleLibrary (the event loop may still hold handlers from the module's code).
   void stop();
 
   // One envelope from the router. Requests run their handler on the calling thread and
   // answer through the uplink; responses complete pending calls; RouterAttach fails the
   // pending calls and re-sends hello(); ConfigUpdate updates config and notifies the module.
   void handle(const pb::Envelope& env);
-  // The WorkerHello describing this module and every path it has registered.
+  // The WorkerHello describing this module and every path it has registered. Paths
+  // registered after the first hello() go to the router as RegisterPath envelopes.
   pb::Envelope hello(int pid) const;
   bool crashed() const { return crashed_.load(); }
   std::uint64_t in_flight() const { return in_flight_.load(); }
@@ -76,7 +88,7 @@ class ModuleRuntime final : public Core {
   void send_async(Message msg, ResponseCallback done) override;
   std::optional<std::string> config(std::string_view key) const override;
   void log(LogLevel level, std::string_view text) override;
-  TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat) override;
+  TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat = true) override;
   bool remove_timer(TimerId id) override;
   boost::asio::io_context& io() override { return io_; }
 
@@ -87,20 +99,35 @@ class ModuleRuntime final : public Core {
   };
   struct PendingCall;
   struct Timer;
+  // Heterogeneous lookup: find a path by string_view without building a std::string.
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
 
   void run_request(const pb::Message& req);
   Response call_handler(const Handler& h, const Message& m);
+  std::shared_ptr<Handler> find_handler(std::string_view path) const;
+  void apply_config(const pb::ConfigUpdate& update);
   void complete_call(std::uint64_t id, Response resp);
   void fail_all_calls(int status, const std::string& why);
-  std::uint64_t start_call(Message&& msg, std::shared_ptr<PendingCall> call);
+  std::uint64_t start_call(Message&& msg, std::shared_ptr<PendingCall> call,
+                           std::chrono::steady_clock::time_point deadline);
   void arm_timer(const std::shared_ptr<Timer>& t);
+  void cancel_all_timers();
+  void stop_io();
+  void report_crash(int sig, std::string_view what);
+  // Runs module code outside a handler (timers, callbacks, config_changed): exceptions are
+  // logged, faults caught when guarded. False when the module crashed.
+  bool run_module_code(const std::function<void()>& fn, std::string_view what);
 
   RuntimeOptions opts_;
   Uplink& uplink_;
   std::unique_ptr<Module> module_;
 
   mutable std::shared_mutex paths_mu_;
-  std::unordered_map<std::string, PathEntry> paths_;
+  std::unordered_map<std::string, PathEntry, PathHash, std::equal_to<>> paths_;
+  mutable std::atomic<bool> announced_{false};  // hello() was built: new paths go out one by one
 
   mutable std::mutex config_mu_;
 
@@ -115,6 +142,9 @@ class ModuleRuntime final : public Core {
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread io_thread_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
   std::atomic<bool> crashed_{false};
   std::atomic<std::uint64_t> in_flight_{0};
   std::string log_topic_;

@@ -11,6 +11,9 @@ namespace portal::ipc {
 Status send_control(int sock, const pb::Control& msg, const std::vector<int>& fds) {
   std::string data;
   if (!msg.SerializeToString(&data)) return make_error(500, "control: serialize failed");
+  // A zero-byte datagram reads exactly like EOF on SOCK_SEQPACKET (recv_control would report
+  // `closed`); a Control with no kind set says nothing anyway.
+  if (data.empty()) return make_error(500, "control: empty message");
   if (data.size() > kMaxControlBytes) return make_error(500, "control: message too large");
   if (fds.size() > kMaxControlFds) return make_error(500, "control: too many fds");
   iovec iov{data.data(), data.size()};
@@ -49,9 +52,7 @@ ControlRead recv_control(int sock, pb::Control& msg, std::vector<UniqueFd>& fds,
     if (why) *why = std::strerror(errno);
     return ControlRead::error;
   }
-  if (want == 0) {
-    // Either an empty datagram or EOF; a real read tells.
-  }
+  // want == 0 is EOF: send_control() never sends an empty datagram.
   if (static_cast<std::size_t>(want) > kMaxControlBytes) {
     if (why) *why = "control message too large";
     return ControlRead::error;

@@ -1,0 +1,101 @@
+// The engine of portal-worker: drives one ModuleRuntime from an ipc::Endpoint.
+//
+// Handler threads share the endpoint leader/follower style (docs/ARCHITECTURE.md): the thread
+// holding the reader role pops one record, hands the role on, then runs the handler itself,
+// so a request costs no hand-off between threads. A handler thread that blocks in
+// Core::send() keeps reading while it waits (Uplink::wait): it completes responses itself
+// and hands requests and config changes to an idle thread (started on demand), so module
+// code never runs nested inside another handler and a module whose every thread is waiting
+// cannot deadlock.
+//
+// Writes never block: what does not fit in the ring is queued (RingEndpoint) and flushed by
+// the next writer or by the reader before it sleeps; the router rings our doorbell when it
+// frees space, because the endpoint set producer_waiting.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/runtime.h"
+#include "ipc/channel.h"
+#include "ipc/endpoint.h"
+
+namespace portal::worker {
+
+struct WorkerOptions {
+  unsigned threads = 1;                    // handler threads (more start while some wait in send())
+  std::chrono::microseconds busy_poll{0};  // spin this long on an empty ring before sleeping
+  bool stream_transport = false;           // uds: also wait for POLLOUT while writes are queued
+  std::string module;                      // for thread names and log lines
+};
+
+class Worker final : public host::Uplink {
+ public:
+  Worker(std::unique_ptr<ipc::Endpoint> endpoint, WorkerOptions options);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The runtime whose envelopes this worker carries; set before start().
+  void set_runtime(host::ModuleRuntime& runtime) { runtime_ = &runtime; }
+  // Runs on a handler thread when the router sends Drain.
+  void on_drain(std::function<void(std::uint32_t deadline_ms)> fn) { on_drain_ = std::move(fn); }
+
+  void start();
+  // Stops taking records and waits up to `grace` for the handler threads to finish.
+  // False when some are still busy (they are left running).
+  bool stop(std::chrono::milliseconds grace);
+  // Pushes queued writes, waiting up to `max` for the router to make room.
+  bool flush(std::chrono::milliseconds max);
+
+  // host::Uplink
+  void send(pb::Envelope&& env) override;
+  bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) override;
+
+ private:
+  enum class Read { record, stopped, timed_out };
+  using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+  void thread_main();
+  void spawn_thread_locked();
+  Read read_one(pb::Envelope& env, Deadline deadline);
+  bool sleep_until_ready(Deadline deadline);
+  void release_reader();
+  void dispatch(const pb::Envelope& env);
+  void dispatch_while_waiting(pb::Envelope& env);
+  void flush_writes();
+  [[noreturn]] void protocol_error(const std::string& why);
+
+  std::unique_ptr<ipc::Endpoint> ep_;
+  WorkerOptions opts_;
+  host::ModuleRuntime* runtime_ = nullptr;
+  std::function<void(std::uint32_t)> on_drain_;
+  ipc::UniqueFd stop_fd_;  // eventfd: wakes the sleeping reader at stop()
+
+  // Reader role, idle threads, hand-offs. Threads wait on cv_ for "role free", "hand-off
+  // queued" or "stopping"; waiters in send() also for "my call is done".
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reader_busy_ = false;
+  std::atomic<bool> stopping_{false};  // written under mu_
+  unsigned idle_ = 0;
+  std::atomic<unsigned> waiting_{0};
+  std::deque<std::unique_ptr<pb::Envelope>> handoff_;
+  std::vector<std::thread> threads_;
+  unsigned running_ = 0;
+  std::condition_variable exited_cv_;
+
+  std::mutex writer_mu_;
+  std::atomic<bool> backlog_{false};  // writes queued in the endpoint
+};
+
+}  // namespace portal::worker

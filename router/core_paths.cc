@@ -1,0 +1,186 @@
+#include "router/core_paths.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/util.h"
+#include "portal_build_config.h"
+#include "router/router.h"
+
+namespace portal::router {
+
+namespace {
+
+constexpr std::string_view kCorePrefixes[] = {"/core/", "/auth/", "/events/", "/users/", "/groups/"};
+
+std::string header(const pb::Message& msg, std::string_view key) {
+  for (const auto& h : msg.headers())
+    if (h.key() == key) return h.value();
+  return {};
+}
+
+void reply(Router& router, Origin& origin, std::uint32_t status, std::string body) {
+  pb::Response r;
+  r.set_status(status);
+  r.set_body(std::move(body));
+  if (origin.callback) {
+    origin.callback(r);
+    return;
+  }
+  router.answer_origin(origin, r);
+}
+
+std::string pad(std::string_view s, std::size_t width) {
+  std::string out(s);
+  if (out.size() < width) out.append(width - out.size(), ' ');
+  return out;
+}
+
+std::uint64_t uptime_s(const pb::ModuleStatus& s) {
+  if (s.started_at_us() == 0 || s.pid() <= 0) return 0;
+  std::uint64_t now = now_us();
+  return now > s.started_at_us() ? (now - s.started_at_us()) / 1000000 : 0;
+}
+
+bool is_live(const ModuleEntry& m) { return m.ready && m.link; }
+
+std::string status_text(Router& r) {
+  return "Portal v" PORTAL_VERSION "\nStatus: running\nModules loaded: " + std::to_string(r.modules().size()) +
+         "\nPaths registered: " + std::to_string(r.paths().size()) + "\n";
+}
+
+std::string modules_json(Router& r) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [name, m] : r.modules()) {
+    arr.push_back({{"name", name},
+                   {"version", m.version},
+                   {"description", m.description},
+                   {"state", m.status.state()},
+                   {"pid", m.status.pid()},
+                   {"restarts", m.status.restarts()},
+                   {"uptime_s", uptime_s(m.status)},
+                   {"msgs", m.msgs},
+                   {"in_flight", m.in_flight},
+                   {"generation", m.status.generation()},
+                   {"isolation", m.status.isolation().empty() ? "process" : m.status.isolation()},
+                   {"last_exit", m.status.last_exit()},
+                   {"ready", is_live(m)}});
+  }
+  return arr.dump() + "\n";
+}
+
+std::string modules_text(Router& r) {
+  std::string out = "Loaded modules:\n";
+  char line[512];
+  for (const auto& [name, m] : r.modules()) {
+    if (!is_live(m)) continue;
+    std::snprintf(line, sizeof line, "  %-16s v%-8s ", name.c_str(), m.version.c_str());
+    out += line;
+    out += m.description;
+    out += '\n';
+  }
+  out += "\nProcesses:\n  " + pad("NAME", 16) + " " + pad("STATE", 11) + " " + pad("PID", 8) + " " +
+         pad("RESTARTS", 9) + " " + pad("UPTIME", 9) + " MSGS\n";
+  for (const auto& [name, m] : r.modules()) {
+    std::string pid = m.status.pid() > 0 ? std::to_string(m.status.pid()) : "-";
+    std::string up = m.status.pid() > 0 ? format_duration(uptime_s(m.status)) : "-";
+    out += "  " + pad(name, 16) + " " + pad(m.status.state().empty() ? "unknown" : m.status.state(), 11) + " " +
+           pad(pid, 8) + " " + pad(std::to_string(m.status.restarts()), 9) + " " + pad(up, 9) + " " +
+           std::to_string(m.msgs) + "\n";
+  }
+  return out;
+}
+
+std::string paths_text(Router& r, const Caller& caller) {
+  std::string out = "Registered paths:\n";
+  char line[2200];
+  for (const PathEntry* e : r.paths().sorted()) {
+    if (!labels_allow(caller, e->labels)) continue;
+    std::snprintf(line, sizeof line, "  %-40s \xe2\x86\x92 %s\n", e->path.c_str(), e->owner.c_str());
+    out += line;
+  }
+  return out;
+}
+
+std::string ls_text(Router& r, const Caller& caller, std::string prefix) {
+  if (prefix.empty()) prefix = "/";
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  std::string base = prefix == "/" ? "/" : prefix + "/";
+  struct Child {
+    std::string owner;  // set when the child itself is a path
+    bool has_children = false;
+  };
+  std::map<std::string, Child> children;
+  for (const PathEntry* e : r.paths().sorted()) {
+    if (!labels_allow(caller, e->labels)) continue;
+    if (e->path.size() <= base.size() || e->path.compare(0, base.size(), base) != 0) continue;
+    std::string rest = e->path.substr(base.size());
+    std::size_t slash = rest.find('/');
+    if (slash == std::string::npos) {
+      children[rest].owner = e->owner;
+    } else {
+      children[rest.substr(0, slash)].has_children = true;
+    }
+  }
+  std::string out;
+  char line[2200];
+  for (const auto& [name, c] : children) {
+    if (!c.owner.empty()) {
+      std::snprintf(line, sizeof line, "  %-30s [%s]\n", name.c_str(), c.owner.c_str());
+      out += line;
+    }
+    if (c.has_children) {
+      std::snprintf(line, sizeof line, "  %-30s/\n", name.c_str());
+      out += line;
+    }
+  }
+  return out.empty() ? "  (empty)\n" : out;
+}
+
+void module_action(Router& r, const Caller& caller, const pb::Message& msg, Origin origin) {
+  std::string name = msg.path().substr(std::string_view("/core/modules/").size());
+  if (name.empty() || name.find('/') != std::string::npos) return reply(r, origin, 404, {});
+  if (!may_administer(caller)) return reply(r, origin, 403, {});
+  std::string action = header(msg, "action");
+  if (action.empty()) return reply(r, origin, 400, "Missing 'action' header\n");
+  static const std::set<std::string> known = {"load", "unload", "reload", "restart", "stop", "start"};
+  if (!known.count(action)) return reply(r, origin, 400, "Unknown action: " + action + "\n");
+  auto shared = std::make_shared<Origin>(std::move(origin));
+  r.module_action(name, action, [&r, shared](std::uint32_t status, std::string text) {
+    reply(r, *shared, status, std::move(text));
+  });
+}
+
+}  // namespace
+
+bool is_core_path(std::string_view path) {
+  for (auto p : kCorePrefixes)
+    if (path.substr(0, p.size()) == p) return true;
+  return false;
+}
+
+void register_core_paths(PathTable& table) {
+  for (const char* p : {"/core/status", "/core/modules", "/core/paths", "/core/ls"}) {
+    PathEntry e;
+    e.path = p;
+    e.owner = "core";
+    e.access = 1;
+    table.add(std::move(e));
+  }
+}
+
+void handle_core(Router& r, const Caller& caller, const pb::Message& msg, Origin origin) {
+  const std::string& path = msg.path();
+  if (path == "/core/status") return reply(r, origin, 200, status_text(r));
+  if (path == "/core/modules")
+    return reply(r, origin, 200, header(msg, "format") == "json" ? modules_json(r) : modules_text(r));
+  if (path == "/core/paths") return reply(r, origin, 200, paths_text(r, caller));
+  if (path == "/core/ls") return reply(r, origin, 200, ls_text(r, caller, header(msg, "prefix")));
+  if (path.rfind("/core/modules/", 0) == 0) return module_action(r, caller, msg, std::move(origin));
+  reply(r, origin, 404, {});
+}
+
+}  // namespace portal::router

@@ -1,0 +1,48 @@
+// A trusted module running inside the router (isolation = inprocess, DESIGN.md 4): the same
+// ModuleRuntime as a worker, driven by a small thread pool of the router's, each handler call
+// under the per-thread crash guard. A crash disables the module; the router keeps serving.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "host/loader.h"
+#include "host/runtime.h"
+#include "router/module_link.h"
+
+namespace portal::router {
+
+class InprocessModule final : public ModuleLink, private host::Uplink {
+ public:
+  // `sink` receives the module's envelopes on the router loop; `crashed` runs there too.
+  static Result<std::unique_ptr<InprocessModule>> create(boost::asio::io_context& io, const pb::LoadInprocess& l,
+                                                         EnvelopeSink sink, std::function<void(std::string)> crashed);
+  ~InprocessModule() override;
+
+  void deliver(const pb::Envelope& env) override;
+  std::size_t backlog() const override;
+  void flush() override {}
+
+ private:
+  InprocessModule(boost::asio::io_context& io, std::string name, std::uint64_t generation);
+  void send(pb::Envelope&& env) override;  // host::Uplink, any thread
+  void worker_loop();
+
+  boost::asio::io_context& io_;
+  EnvelopeSink sink_;
+  std::function<void(std::string)> crashed_;
+  std::shared_ptr<bool> alive_;
+  std::unique_ptr<host::ModuleLibrary> library_;
+  std::unique_ptr<host::ModuleRuntime> runtime_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<pb::Envelope> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace portal::router

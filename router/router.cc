@@ -1,0 +1,453 @@
+#include "router/router.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/control.h"
+#include "router/core_paths.h"
+#include "router/inprocess.h"
+
+namespace portal::router {
+
+namespace {
+
+constexpr const char* kTopic = "router";
+
+pb::Response make_response(std::uint32_t status, std::string body) {
+  pb::Response r;
+  r.set_status(status);
+  r.set_body(std::move(body));
+  return r;
+}
+
+}  // namespace
+
+Router::Router(boost::asio::io_context& io, int control_fd)
+    : io_(io),
+      control_(io, control_fd),
+      control_fd_(control_fd),
+      signals_(io, SIGTERM, SIGINT),
+      deadline_timer_(io),
+      identity_(std::make_unique<AnonymousResolver>()),
+      epoch_(now_us()) {
+  register_core_paths(paths_);
+}
+
+Router::~Router() = default;
+
+void Router::start() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::info(kTopic, "signal " + std::to_string(sig) + ": stopping");
+    io_.stop();
+  });
+  read_control();
+}
+
+// ---------------------------------------------------------------------------------------
+// Control socket
+
+void Router::read_control() {
+  control_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (;;) {
+      pb::Control c;
+      std::vector<ipc::UniqueFd> fds;
+      std::string why;
+      ipc::ControlRead r = ipc::recv_control(control_fd_, c, fds, &why);
+      if (r == ipc::ControlRead::again) break;
+      if (r == ipc::ControlRead::closed || r == ipc::ControlRead::error) {
+        log::error(kTopic, r == ipc::ControlRead::closed ? "supervisor went away; exiting"
+                                                         : "control socket: " + why + "; exiting");
+        io_.stop();
+        return;
+      }
+      on_control(c, fds);
+    }
+    flush_dirty();
+    read_control();
+  });
+}
+
+void Router::send_control(const pb::Control& c) {
+  Status s = ipc::send_control(control_fd_, c);
+  if (!s) log::error(kTopic, s.error().message);
+}
+
+void Router::on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds) {
+  switch (c.kind_case()) {
+    case pb::Control::kConfigure: {
+      instance_ = c.configure().instance();
+      config_ = {c.configure().values().begin(), c.configure().values().end()};
+      if (c.configure().default_timeout_ms()) default_timeout_ms_ = c.configure().default_timeout_ms();
+      LogLevel level;
+      auto it = config_.find("core.log_level");
+      if (it != config_.end() && log::parse_level(it->second, level)) log::set_level(level);
+      pb::Control ready;
+      ready.mutable_router_ready()->set_pid(::getpid());
+      send_control(ready);
+      break;
+    }
+    case pb::Control::kAttachWorker: on_attach(c.attach_worker(), fds); break;
+    case pb::Control::kWorkerGone: on_worker_gone(c.worker_gone()); break;
+    case pb::Control::kStatusUpdate: {
+      const pb::ModuleStatus& s = c.status_update().status();
+      ModuleEntry& m = modules_[s.name()];
+      m.name = s.name();
+      m.status = s;
+      break;
+    }
+    case pb::Control::kForget: on_forget(c.forget().module()); break;
+    case pb::Control::kLoadInprocess: on_load_inprocess(c.load_inprocess()); break;
+    case pb::Control::kActionResult: {
+      auto it = actions_.find(c.action_result().id());
+      if (it == actions_.end()) break;
+      auto done = std::move(it->second);
+      actions_.erase(it);
+      done(c.action_result().status(), c.action_result().text());
+      break;
+    }
+    case pb::Control::kShutdown:
+      draining_ = true;
+      log::info(kTopic, "draining: new requests are refused");
+      break;
+    default: log::warn(kTopic, "unexpected control message ignored"); break;
+  }
+}
+
+void Router::on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fds) {
+  const std::string& name = a.status().name();
+  std::unique_ptr<ipc::Endpoint> ep;
+  if (a.transport() == "uds") {
+    if (fds.size() != 1) return log::error(kTopic, name + ": uds attach without a socket");
+    ep = std::make_unique<ipc::SocketEndpoint>(std::move(fds[0]));
+  } else {
+    if (fds.size() != 3) return log::error(kTopic, name + ": attach without its three fds");
+    auto ch = ipc::Channel::map(fds[0].get(), ipc::Side::router, a.status().generation());
+    if (!ch) return log::error(kTopic, name + ": " + ch.error().message);
+    ep = std::make_unique<ipc::RingEndpoint>(std::move(*ch), std::move(fds[1]), std::move(fds[2]));
+  }
+  ModuleEntry& m = modules_[name];
+  if (m.link) detach(m);
+  m.name = name;
+  m.status = a.status();
+  m.timeout_ms = a.timeout_ms() ? a.timeout_ms() : default_timeout_ms_;
+  m.queue_limit = a.queue_limit() ? a.queue_limit() : 1024;
+  auto link = std::make_unique<WorkerLink>(
+      io_, name, a.status().generation(), std::move(ep),
+      [this](ModuleLink& l, pb::Envelope& env) { on_envelope(l, env); },
+      [this](ModuleLink& l, const std::string& why) { on_broken(l, why); }, [this] { flush_dirty(); });
+  link->start();
+  pb::Envelope hello_please;
+  hello_please.mutable_attach()->set_router_epoch(epoch_);
+  link->deliver(hello_please);
+  mark_dirty(link.get());
+  m.link = std::move(link);
+  log::debug(kTopic, name + ": attached generation " + std::to_string(a.status().generation()));
+}
+
+void Router::on_worker_gone(const pb::WorkerGone& g) {
+  auto it = modules_.find(g.module());
+  if (it == modules_.end()) return;
+  ModuleEntry& m = it->second;
+  if (g.has_status()) m.status = g.status();
+  if (m.link && m.link->generation() == g.generation()) detach(m);
+}
+
+void Router::on_forget(const std::string& module) {
+  auto it = modules_.find(module);
+  if (it == modules_.end()) return;
+  detach(it->second);
+  paths_.remove_owner(module);
+  modules_.erase(it);
+}
+
+void Router::detach(ModuleEntry& m) {
+  if (!m.link) return;
+  std::uint64_t gen = m.link->generation();
+  dirty_.erase(m.link.get());
+  m.link.reset();
+  m.ready = false;
+  fail_in_flight(m.name, gen, "Module '" + m.name + "' went away while handling the request\n");
+}
+
+void Router::fail_in_flight(const std::string& module, std::uint64_t generation, const std::string& why) {
+  std::vector<Origin> origins;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.target == module && it->second.target_generation == generation) {
+      origins.push_back(std::move(it->second.origin));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto m = modules_.find(module);
+  if (m != modules_.end()) m->second.in_flight = 0;
+  for (Origin& o : origins) answer_error(o, 503, why);
+}
+
+// ---------------------------------------------------------------------------------------
+// Envelopes from modules
+
+ModuleEntry* Router::find_link_owner(ModuleLink& link) {
+  auto it = modules_.find(link.module());
+  if (it == modules_.end() || it->second.link.get() != &link) return nullptr;
+  return &it->second;
+}
+
+void Router::on_envelope(ModuleLink& link, pb::Envelope& env) {
+  switch (env.kind_case()) {
+    case pb::Envelope::kRequest: on_request(link, *env.mutable_request()); break;
+    case pb::Envelope::kResponse: on_response(link, *env.mutable_response()); break;
+    case pb::Envelope::kHello: on_hello(link, env.hello()); break;
+    case pb::Envelope::kRegisterPath: register_path(link.module(), env.register_path().spec()); break;
+    case pb::Envelope::kUnregisterPath: paths_.remove(env.unregister_path().path(), link.module()); break;
+    default: log::warn(kTopic, link.module() + ": unexpected envelope ignored"); break;
+  }
+}
+
+void Router::on_hello(ModuleLink& link, const pb::WorkerHello& h) {
+  ModuleEntry* m = find_link_owner(link);
+  if (!m || h.generation() != link.generation()) return;
+  if (h.module() != m->name) {
+    on_broken(link, "hello names module '" + h.module() + "'");
+    return;
+  }
+  m->version = h.version();
+  m->description = h.description();
+  paths_.remove_owner(m->name);
+  for (const pb::PathSpec& spec : h.paths()) register_path(m->name, spec);
+  m->ready = true;
+  if (h.pid() > 0) m->status.set_pid(h.pid());
+  pb::Control c;
+  c.mutable_worker_ready()->set_module(m->name);
+  c.mutable_worker_ready()->set_generation(link.generation());
+  send_control(c);
+  log::debug(kTopic, m->name + ": ready with " + std::to_string(h.paths_size()) + " paths");
+}
+
+void Router::register_path(const std::string& owner, const pb::PathSpec& spec) {
+  PathEntry e;
+  e.path = spec.path();
+  e.owner = owner;
+  e.labels.assign(spec.labels().begin(), spec.labels().end());
+  e.description = spec.description();
+  e.access = spec.access();
+  if (e.path.empty() || e.path[0] != '/' || e.path.size() > 1024) {
+    log::warn(kTopic, owner + ": refused malformed path");
+    return;
+  }
+  if (!paths_.add(std::move(e)))
+    log::warn(kTopic, owner + ": path " + spec.path() + " already belongs to another module");
+}
+
+void Router::on_request(ModuleLink& link, pb::Message& msg) {
+  if (!find_link_owner(link)) return;
+  Origin o;
+  o.module = link.module();
+  o.generation = link.generation();
+  o.id = msg.id();
+  route(std::move(msg), std::move(o), link.module());
+}
+
+void Router::on_response(ModuleLink& link, pb::Response& resp) {
+  auto it = pending_.find(resp.id());
+  // A worker answers only what was sent to it.
+  if (it == pending_.end() || it->second.target != link.module() ||
+      it->second.target_generation != link.generation())
+    return;
+  Origin origin = std::move(it->second.origin);
+  pending_.erase(it);
+  if (ModuleEntry* m = find_link_owner(link); m && m->in_flight > 0) --m->in_flight;
+  answer(origin, resp);
+}
+
+void Router::on_broken(ModuleLink& link, const std::string& why) {
+  std::string module = link.module();
+  std::uint64_t gen = link.generation();
+  log::error(kTopic, module + ": protocol violation on its channel (" + why + "); restarting it");
+  pb::Control c;
+  c.mutable_kill_worker()->set_module(module);
+  c.mutable_kill_worker()->set_generation(gen);
+  c.mutable_kill_worker()->set_reason(why);
+  send_control(c);
+  // Destroy the link outside its own callback.
+  boost::asio::post(io_, [this, module, gen] {
+    auto it = modules_.find(module);
+    if (it != modules_.end() && it->second.link && it->second.link->generation() == gen) detach(it->second);
+    flush_dirty();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Routing
+
+void Router::route(pb::Message&& msg, Origin origin, const std::string& from_module) {
+  const std::uint64_t id = next_id_++;
+  ++routed_;
+  pb::Context* ctx = msg.mutable_ctx();
+  Caller caller = identity_->resolve(*ctx, from_module);
+  ctx->clear_auth();  // a worker never decides identity
+  if (!caller.user.empty()) {
+    ctx->mutable_auth()->set_user(caller.user);
+    for (const auto& l : caller.labels) ctx->mutable_auth()->add_labels(l);
+  }
+  ctx->set_source_module(from_module);
+  pb::Trace* t = ctx->mutable_trace();
+  if (t->trace_id() == 0) t->set_trace_id(id);
+  t->set_hops(t->hops() + 1);
+  t->set_timestamp_us(now_us());
+
+  if (draining_) return answer_error(origin, 503, "Shutting down\n");
+  const std::string& path = msg.path();
+  const PathEntry* e = paths_.exact(path);
+  if (!e && is_core_path(path)) return handle_core(*this, caller, msg, std::move(origin));
+  if (!e) e = paths_.route(path);
+  if (!e) return answer_error(origin, 404, {});
+  if (!path_allows(caller, *e)) {
+    log::info(kTopic, "ACCESS DENIED " + path + " user:" + (caller.user.empty() ? "-" : caller.user));
+    return answer_error(origin, 403, {});
+  }
+  if (e->owner == "core") return handle_core(*this, caller, msg, std::move(origin));
+
+  auto mit = modules_.find(e->owner);
+  if (mit == modules_.end() || !mit->second.ready || !mit->second.link)
+    return answer_error(origin, 503, "Module '" + e->owner + "' is not available\n");
+  ModuleEntry& m = mit->second;
+  if (m.link->backlog() >= m.queue_limit)
+    return answer_error(origin, 503, "Module '" + m.name + "' is overloaded (queue full)\n");
+
+  std::uint32_t timeout_ms = m.timeout_ms;
+  if (msg.timeout_ms() != 0 && msg.timeout_ms() < timeout_ms) timeout_ms = msg.timeout_ms();
+  Pending p;
+  p.origin = std::move(origin);
+  p.target = m.name;
+  p.target_generation = m.link->generation();
+  p.deadline_us = mono_us() + std::uint64_t{timeout_ms} * 1000;
+  p.trace_id = t->trace_id();
+  arm_deadline(p.deadline_us);
+  deadlines_.emplace(p.deadline_us, id);
+  pending_.emplace(id, std::move(p));
+
+  msg.set_id(id);
+  out_.Clear();
+  out_.mutable_request()->Swap(&msg);
+  m.link->deliver(out_);
+  mark_dirty(m.link.get());
+  ++m.msgs;
+  ++m.in_flight;
+}
+
+void Router::answer(Origin& origin, pb::Response& resp) {
+  if (origin.callback) {
+    origin.callback(resp);
+    return;
+  }
+  auto it = modules_.find(origin.module);
+  if (it == modules_.end() || !it->second.link || it->second.link->generation() != origin.generation) return;
+  resp.set_id(origin.id);
+  out_.Clear();
+  out_.mutable_response()->Swap(&resp);
+  it->second.link->deliver(out_);
+  mark_dirty(it->second.link.get());
+}
+
+void Router::answer_error(Origin& origin, std::uint32_t status, std::string body) {
+  pb::Response r = make_response(status, std::move(body));
+  answer(origin, r);
+}
+
+void Router::flush_dirty() {
+  while (!dirty_.empty()) {
+    auto batch = std::move(dirty_);
+    dirty_.clear();
+    for (ModuleLink* l : batch) l->flush();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Deadlines
+
+void Router::arm_deadline(std::uint64_t deadline_us) {
+  if (deadline_armed_us_ != 0 && deadline_armed_us_ <= deadline_us) return;
+  deadline_armed_us_ = deadline_us;
+  auto when = std::chrono::steady_clock::time_point(std::chrono::microseconds(deadline_us));
+  deadline_timer_.expires_at(when);
+  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    deadline_armed_us_ = 0;
+    on_deadline();
+  });
+}
+
+void Router::on_deadline() {
+  const std::uint64_t now = mono_us();
+  while (!deadlines_.empty() && deadlines_.top().first <= now) {
+    auto [when, id] = deadlines_.top();
+    deadlines_.pop();
+    auto it = pending_.find(id);
+    if (it == pending_.end() || it->second.deadline_us != when) continue;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    auto m = modules_.find(p.target);
+    if (m != modules_.end() && m->second.in_flight > 0) --m->second.in_flight;
+    log::warn(kTopic, "deadline passed: " + p.path + " (module " + p.target + ")");
+    answer_error(p.origin, 504, "Gateway timeout: module '" + p.target + "' did not answer in time\n");
+  }
+  if (!deadlines_.empty()) arm_deadline(deadlines_.top().first);
+  flush_dirty();
+}
+
+// ---------------------------------------------------------------------------------------
+// Operator actions and in-process modules
+
+void Router::module_action(const std::string& module, const std::string& action,
+                           std::function<void(std::uint32_t, std::string)> done) {
+  std::uint64_t id = next_action_++;
+  actions_[id] = std::move(done);
+  pb::Control c;
+  c.mutable_module_action()->set_id(id);
+  c.mutable_module_action()->set_module(module);
+  c.mutable_module_action()->set_action(action);
+  send_control(c);
+}
+
+void Router::on_load_inprocess(const pb::LoadInprocess& l) {
+  const std::string& name = l.status().name();
+  ModuleEntry& m = modules_[name];
+  if (m.link) detach(m);
+  m.name = name;
+  m.status = l.status();
+  m.status.set_isolation("inprocess");
+  m.timeout_ms = default_timeout_ms_;
+  auto report_crash = [this, name](const std::string& why) {
+    auto it = modules_.find(name);
+    if (it == modules_.end()) return;
+    it->second.ready = false;  // its paths answer 503 until `reload`
+    it->second.status.set_state("failed");
+    it->second.status.set_last_exit(why);
+    log::error(kTopic, name + ": in-process module crashed (" + why + "); disabled");
+    pb::Control c;
+    c.mutable_inprocess_crashed()->set_module(name);
+    c.mutable_inprocess_crashed()->set_reason(why);
+    send_control(c);
+  };
+  auto mod = InprocessModule::create(
+      io_, l, [this](ModuleLink& link, pb::Envelope& env) {
+        on_envelope(link, env);
+        flush_dirty();
+      },
+      report_crash);
+  if (!mod) {
+    report_crash(mod.error().message);
+    return;
+  }
+  m.status.set_state("inprocess");
+  m.link = std::move(*mod);
+}
+
+}  // namespace portal::router

@@ -1,0 +1,135 @@
+// portal-router: one Boost.Asio loop owning the path table, the module table, every
+// in-flight request and the control socket to portald (docs/ARCHITECTURE.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "ipc/channel.h"
+#include "portal.pb.h"
+#include "router/access.h"
+#include "router/module_link.h"
+#include "router/path_table.h"
+
+namespace portal::router {
+
+struct ModuleEntry {
+  std::string name;
+  pb::ModuleStatus status;  // as portald last reported it
+  std::string version;
+  std::string description;
+  std::unique_ptr<ModuleLink> link;  // the live incarnation, if any
+  bool ready = false;                // its hello arrived and its paths are registered
+  std::uint32_t timeout_ms = 30000;
+  std::uint32_t queue_limit = 1024;
+  std::uint64_t msgs = 0;  // requests delivered to it
+  std::uint64_t in_flight = 0;
+};
+
+// Who gets the response of a routed request.
+struct Origin {
+  std::string module;  // empty: internal (callback)
+  std::uint64_t generation = 0;
+  std::uint64_t id = 0;  // the id the origin used
+  std::function<void(pb::Response&)> callback;
+};
+
+struct Pending {
+  Origin origin;
+  std::string target;
+  std::uint64_t target_generation = 0;
+  std::uint64_t deadline_us = 0;
+  std::string path;
+  std::uint64_t trace_id = 0;
+};
+
+class Router {
+ public:
+  Router(boost::asio::io_context& io, int control_fd);
+  ~Router();
+  void start();
+
+  // Used by core paths.
+  const PathTable& paths() const { return paths_; }
+  const std::map<std::string, ModuleEntry>& modules() const { return modules_; }
+  std::uint64_t requests_routed() const { return routed_; }
+  const std::map<std::string, std::string>& config() const { return config_; }
+  // Routes a request on behalf of the core itself (inprocess uplink, core paths).
+  void route(pb::Message&& msg, Origin origin, const std::string& from_module);
+  // Operator action through portald; `done` gets the answer.
+  void module_action(const std::string& module, const std::string& action,
+                     std::function<void(std::uint32_t, std::string)> done);
+  // Sends a response to whoever is waiting for it (a module or a callback).
+  void answer_origin(Origin& origin, pb::Response& resp) {
+    answer(origin, resp);
+    flush_dirty();
+  }
+
+ private:
+  void read_control();
+  void on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds);
+  void on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fds);
+  void on_worker_gone(const pb::WorkerGone& g);
+  void on_load_inprocess(const pb::LoadInprocess& l);
+  void on_forget(const std::string& module);
+  void send_control(const pb::Control& c);
+
+  void on_envelope(ModuleLink& link, pb::Envelope& env);
+  void on_hello(ModuleLink& link, const pb::WorkerHello& h);
+  void on_request(ModuleLink& link, pb::Message& msg);
+  void on_response(ModuleLink& link, pb::Response& resp);
+  void on_broken(ModuleLink& link, const std::string& why);
+  void register_path(const std::string& owner, const pb::PathSpec& spec);
+
+  void answer(Origin& origin, pb::Response& resp);
+  void answer_error(Origin& origin, std::uint32_t status, std::string body);
+  void fail_in_flight(const std::string& module, std::uint64_t generation, const std::string& why);
+  void detach(ModuleEntry& m);
+  void arm_deadline(std::uint64_t deadline_us);
+  void on_deadline();
+  void mark_dirty(ModuleLink* link) { dirty_.insert(link); }
+  void flush_dirty();
+  ModuleEntry* find_link_owner(ModuleLink& link);
+
+  boost::asio::io_context& io_;
+  boost::asio::posix::stream_descriptor control_;
+  int control_fd_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer deadline_timer_;
+  std::uint64_t deadline_armed_us_ = 0;
+
+  std::string instance_;
+  std::map<std::string, std::string> config_;
+  std::uint32_t default_timeout_ms_ = 30000;
+  bool draining_ = false;
+
+  PathTable paths_;
+  std::map<std::string, ModuleEntry> modules_;
+  std::unique_ptr<IdentityResolver> identity_;
+
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  using Deadline = std::pair<std::uint64_t, std::uint64_t>;  // (deadline_us, id)
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t routed_ = 0;
+  std::uint64_t epoch_;
+
+  std::unordered_set<ModuleLink*> dirty_;
+  std::unordered_map<std::uint64_t, std::function<void(std::uint32_t, std::string)>> actions_;
+  std::uint64_t next_action_ = 1;
+  pb::Envelope out_;
+};
+
+}  // namespace portal::router

@@ -1,0 +1,144 @@
+// portald: runs one Portal instance in the foreground (docs/ARCHITECTURE.md, README.md here).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/log.h"
+#include "portal_build_config.h"
+#include "supervisor/exec.h"
+#include "supervisor/locate.h"
+#include "supervisor/sd_notify.h"
+#include "supervisor/settings.h"
+#include "supervisor/supervisor.h"
+
+namespace {
+
+using namespace portal;
+using namespace portal::supervisor;
+
+constexpr int kExitUsage = 2;
+
+constexpr const char* kUsage =
+    "Usage: portald -c FILE [-d] [--check]\n"
+    "Runs a Portal instance in the foreground: the router and one worker per module.\n"
+    "\n"
+    "  -c, --config FILE  configuration file (portal.conf)\n"
+    "  -d, --debug        log at debug level (overrides [core] log_level)\n"
+    "      --check        validate the configuration and exit (0 valid, 1 not)\n"
+    "  -h, --help         show this help\n"
+    "  -v, --version      show the version\n"
+    "\n"
+    "SIGTERM/SIGINT stop the instance, SIGHUP reloads the configuration.\n";
+
+struct Options {
+  std::string config;
+  bool debug = false;
+  bool check = false;
+  bool help = false;
+  bool version = false;
+};
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "portald: %s (see portald --help)\n", what.c_str());
+  return kExitUsage;
+}
+
+// Returns -1 on success, else the exit code.
+int parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-c" || a == "--config") {
+      if (i + 1 >= argc) return usage_error(std::string(a) + " needs a file");
+      o.config = argv[++i];
+    } else if (a.starts_with("--config=")) {
+      o.config = std::string(a.substr(9));
+    } else if (a.starts_with("-c") && a.size() > 2) {
+      o.config = std::string(a.substr(2));
+    } else if (a == "-d" || a == "--debug") {
+      o.debug = true;
+    } else if (a == "--check") {
+      o.check = true;
+    } else if (a == "-h" || a == "--help") {
+      o.help = true;
+    } else if (a == "-v" || a == "-V" || a == "--version") {
+      o.version = true;
+    } else {
+      return usage_error("unknown argument '" + std::string(a) + "'");
+    }
+  }
+  return -1;
+}
+
+// What must hold before anything is spawned: every module's library is there, every
+// run_as resolves. `check_only` skips the "needs root" test (--check as a normal user).
+bool preflight(const Settings& s, bool check_only) {
+  bool ok = true;
+  for (const auto& m : s.modules) {
+    if (!m.library_error.empty()) {
+      std::fprintf(stderr, "portald: %s\n", m.library_error.c_str());
+      ok = false;
+    }
+    if (m.hardening.run_as.empty()) continue;
+    auto creds = resolve_run_as(m.hardening.run_as);
+    if (!creds && !(check_only && creds.error().code == 403)) {
+      std::fprintf(stderr, "portald: module '%s': %s\n", m.name.c_str(), creds.error().message.c_str());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+int check(const Settings& s) {
+  if (!preflight(s, true)) return 1;
+  std::string names;
+  for (const auto& m : s.modules) names += (names.empty() ? "" : ", ") + m.name;
+  std::printf("%s: OK (instance %s, %zu module%s%s%s)\n", s.core.config_file.c_str(), s.core.instance.c_str(),
+              s.modules.size(), s.modules.size() == 1 ? "" : "s", names.empty() ? "" : ": ", names.c_str());
+  return 0;
+}
+
+int run(Settings settings, const SearchRoots& roots, bool debug) {
+  if (!preflight(settings, false)) return 1;
+  auto programs = find_programs(roots);
+  if (!programs) {
+    std::fprintf(stderr, "portald: %s\n", programs.error().message.c_str());
+    return 1;
+  }
+  log::set_level(debug ? LogLevel::debug : settings.core.level);
+  for (const auto& w : settings.warnings) log::warn("portald", w);
+  boost::asio::io_context io;
+  Supervisor sup(io, std::move(settings), std::move(*programs), roots, SdNotifier::from_environment(), debug);
+  if (auto st = sup.start(); !st) {
+    std::fprintf(stderr, "portald: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  io.run();
+  return sup.exit_code();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (int rc = parse_args(argc, argv, o); rc >= 0) return rc;
+  if (o.help) return std::fputs(kUsage, stdout), 0;
+  if (o.version) return std::printf("portald (Portal) %s\n", PORTAL_VERSION), 0;
+  if (o.config.empty()) return usage_error("no configuration file given: use -c FILE");
+  ::signal(SIGPIPE, SIG_IGN);
+  SearchRoots roots = default_search_roots();
+  auto settings = load_settings(o.config, roots);
+  if (!settings) {
+    std::fprintf(stderr, "portald: %s\n", settings.error().message.c_str());
+    return 1;
+  }
+  if (o.check) {
+    for (const auto& w : settings->warnings) std::fprintf(stderr, "portald: warning: %s\n", w.c_str());
+    return check(*settings);
+  }
+  return run(std::move(*settings), roots, o.debug);
+}

@@ -1,0 +1,120 @@
+#include "supervisor/module_sources.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace portal::supervisor {
+
+namespace fs = std::filesystem;
+using config::Ini;
+using config::IniEntry;
+
+namespace {
+
+// Names that are sections of portal.conf itself, never a module's fallback section.
+bool reserved_section(std::string_view name) { return name == "core" || name == "modules" || name == "nodes"; }
+
+std::vector<fs::path> module_files_in(const std::string& dir, std::vector<std::string>& warnings) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string file = it->path().filename().string();
+    if (file.size() > 9 && file.starts_with("mod_") && file.ends_with(".conf") && it->is_regular_file(ec))
+      out.push_back(it->path());
+  }
+  if (ec) warnings.push_back(dir + ": " + ec.message());
+  std::sort(out.begin(), out.end());  // readdir order is arbitrary; start order must not be
+  return out;
+}
+
+Result<std::vector<ModuleFile>> read_module_files(const std::string& dir, std::vector<std::string>& warnings) {
+  std::vector<ModuleFile> out;
+  for (const auto& path : module_files_in(dir, warnings)) {
+    std::string file = path.filename().string();
+    std::string name = file.substr(4, file.size() - 9);
+    if (!valid_module_name(name)) {
+      warnings.push_back(path.string() + ": ignored (not a valid module name)");
+      continue;
+    }
+    const std::string section = "mod_" + name;
+    auto ini = config::load_ini_file(path.string(), section);
+    if (!ini) return ini.error();
+    ModuleFile mf{name, {}};
+    for (const auto& e : ini->entries()) {
+      if (e.section == section)
+        mf.ini.add(e);
+      else
+        warnings.push_back(e.file + ":" + std::to_string(e.line) + ": [" + e.section +
+                           "] ignored (a module file holds only [" + section + "])");
+    }
+    out.push_back(std::move(mf));
+  }
+  return out;
+}
+
+void merge_section(MergedSection& m, const Ini& ini, const std::string& section) {
+  for (const auto& e : ini.entries())
+    if (e.section == section) m.entries[e.key] = e;
+}
+
+MergedSection merge_module(const std::string& name, const Ini& main, const std::vector<ModuleFile>& files) {
+  MergedSection m{name, {}};
+  if (!reserved_section(name)) merge_section(m, main, name);
+  merge_section(m, main, "mod_" + name);
+  for (const auto& f : files)
+    if (f.name == name) merge_section(m, f.ini, "mod_" + name);
+  return m;
+}
+
+// COMPAT.md 1.10: "true|1|yes" enables; anything else disables; absent means enabled.
+bool enabled(const MergedSection& m) {
+  const IniEntry* e = m.get("enabled");
+  return !e || e->value == "true" || e->value == "1" || e->value == "yes";
+}
+
+}  // namespace
+
+const IniEntry* MergedSection::get(std::string_view key) const {
+  auto it = entries.find(std::string(key));
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+bool valid_module_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+Result<ModuleSources> collect_module_sources(const Ini& main, const std::string& data_dir,
+                                             std::vector<std::string>& warnings) {
+  ModuleSources out;
+  std::vector<std::string> explicit_names;
+  for (const auto& e : main.entries()) {
+    if (e.section != "modules" || e.key != "load") continue;
+    if (!valid_module_name(e.value))
+      return make_error(400, e.file + ":" + std::to_string(e.line) + ": [modules] load: invalid module name '" +
+                                 e.value + "' (letters, digits, '_', '-')");
+    if (std::find(explicit_names.begin(), explicit_names.end(), e.value) == explicit_names.end())
+      explicit_names.push_back(e.value);
+  }
+  for (const char* sub : {"/modules/core", "/modules"}) {
+    auto files = read_module_files(data_dir + sub, warnings);
+    if (!files) return files.error();
+    for (auto& f : *files) out.files.push_back(std::move(f));
+  }
+  std::vector<std::string> seen;
+  auto add = [&](const std::string& name, bool from_file) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) return;
+    seen.push_back(name);
+    MergedSection m = merge_module(name, main, out.files);
+    if (!from_file || enabled(m)) out.modules.push_back(std::move(m));
+  };
+  for (const auto& name : explicit_names) add(name, false);
+  for (const auto& f : out.files) add(f.name, true);
+  return out;
+}
+
+}  // namespace portal::supervisor

@@ -1,0 +1,169 @@
+// Hostile and heavy input through real processes: a corrupt ring record, 64 MiB bodies,
+// deadlines, backpressure, malformed configs, SIGHUP reloads.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "instance.h"
+#include "ipc/channel.h"
+
+namespace portal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Writes a record with an impossible length into the worker->router ring of a running
+// worker (through /proc/<pid>/fd/4, the channel memfd) and rings the router's doorbell
+// (fd 6): what a worker gone mad would do.
+void corrupt_worker_ring(int worker_pid) {
+  std::string base = "/proc/" + std::to_string(worker_pid) + "/fd/";
+  int fd = ::open((base + "4").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto* h = static_cast<ipc::ChannelHeader*>(p);
+  ASSERT_EQ(h->magic, ipc::kChannelMagic);
+  std::byte* ring = static_cast<std::byte*>(p) + ipc::kChannelHeaderBytes + h->ring_bytes;
+  std::uint64_t tail = h->to_router.tail.load();
+  ipc::RecordHeader bad{0x7fffffff, static_cast<std::uint16_t>(ipc::RecordKind::data), 0, 0};
+  std::memcpy(ring + (tail & (h->ring_bytes - 1)), &bad, sizeof bad);
+  h->to_router.tail.store(tail + 64);
+  ::munmap(p, static_cast<std::size_t>(st.st_size));
+  ::close(fd);
+  int bell = ::open((base + "6").c_str(), O_RDWR);
+  ASSERT_GE(bell, 0);
+  std::uint64_t one = 1;
+  ASSERT_EQ(::write(bell, &one, sizeof one), 8);
+  ::close(bell);
+}
+
+TEST(Robustness, CorruptRingRecordRestartsTheWorkerNotTheRouter) {
+  Instance inst({{"crashy", {}}, {"hello", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  pid_t router = inst.router_pid();
+  int pid = inst.module_pid("crashy");
+  corrupt_worker_ring(pid);
+  ASSERT_TRUE(inst.wait_module("crashy", [&](const nlohmann::json& m) {
+    return m.value("ready", false) && m.value("pid", -1) != pid;
+  })) << inst.log();
+  EXPECT_EQ(inst.router_pid(), router);
+  EXPECT_FALSE(process_alive(pid));
+  EXPECT_EQ(inst.call("/crashy/functions/echo", {}, "fine")->body, "fine");
+  EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
+}
+
+TEST(Robustness, SixtyFourMebibyteBodiesPassIntact) {
+  Instance inst({{"crashy", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  std::string body(64u << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 2654435761u) >> 13);
+  auto r = inst.request(Method::call, "/crashy/functions/echo", {}, body, 60s);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), body.size());
+  EXPECT_TRUE(r->body == body);
+}
+
+TEST(Robustness, HungModuleGets504AtItsDeadline) {
+  Instance inst({{"crashy", {{"timeout_ms", "300"}, {"threads", "2"}}}, {"hello", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = inst.call("/crashy/functions/hang", {{"ms", "5000"}});
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  EXPECT_LT(took, 3s);
+  EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
+}
+
+TEST(Robustness, FullQueueAnswers503AndNeverBlocksTheRouter) {
+  Instance inst({{"crashy", {{"threads", "1"}, {"ring_bytes", "4096"}, {"queue_limit", "4"}, {"timeout_ms", "20000"}}},
+                 {"hello", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  auto c = tools::CtlClient::connect(inst.socket());
+  ASSERT_TRUE(c);
+  // One request occupies the only handler thread; the rest fill the ring, then the queue.
+  std::vector<std::uint64_t> ids;
+  tools::CtlRequest hang{Method::call, "/crashy/functions/hang", {{"ms", "1500"}}, {}, {}, {}};
+  ids.push_back(*(*c)->send(hang));
+  std::this_thread::sleep_for(100ms);
+  tools::CtlRequest echo{Method::call, "/crashy/functions/echo", {}, std::string(300, 'x'), {}, {}};
+  for (int i = 0; i < 60; ++i) ids.push_back(*(*c)->send(echo));
+  // The router keeps serving others meanwhile.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  int ok = 0, busy = 0;
+  for (auto id : ids) {
+    auto r = (*c)->wait(id, 20s);
+    ASSERT_TRUE(r) << r.error().message;
+    if (r->status == 200) ++ok;
+    if (r->status == 503) ++busy;
+  }
+  EXPECT_GT(busy, 0);
+  EXPECT_GT(ok, 4);
+  EXPECT_EQ(ok + busy, 61);
+}
+
+std::pair<int, std::string> run_portald(const std::string& config) {
+  std::string cmd = build_root() + "/supervisor/portald -c " + config + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST(Robustness, MalformedConfigNamesFileAndLine) {
+  char dir[] = "/tmp/portal-badconf-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/portal.conf";
+  std::ofstream(path) << "[core]\ndata_dir = " << dir << "\n[modules\nload = hello\n";
+  auto [rc, out] = run_portald(path);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find(path + ":3:"), std::string::npos) << out;
+  std::ofstream(path, std::ios::trunc) << "[core]\ndata_dir = " << dir << "\n[modules]\nload = hello\njunk line\n";
+  std::tie(rc, out) = run_portald(path);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find(path + ":5:"), std::string::npos) << out;
+  std::tie(rc, out) = run_portald(std::string(dir) + "/missing.conf");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("missing.conf"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Robustness, SighupAddsRemovesRestartsAndLeavesOthersAlone) {
+  Instance inst({{"hello", {}}, {"myapp", {{"message", "one"}}}, {"crashy", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  int hello_pid = inst.module_pid("hello");
+  int myapp_pid = inst.module_pid("myapp");
+  // crashy removed, myapp changed, bench added, hello untouched.
+  inst.rewrite_config({{"hello", {}}, {"myapp", {{"message", "two"}}}, {"bench", {{"library", module_library("bench")}}}});
+  ASSERT_EQ(::kill(inst.portald_pid(), SIGHUP), 0);
+  ASSERT_TRUE(inst.wait_ready("bench")) << inst.log();
+  ASSERT_TRUE(inst.wait_module("myapp", [&](const nlohmann::json& m) {
+    return m.value("ready", false) && m.value("pid", -1) != myapp_pid;
+  })) << inst.log();
+  EXPECT_NE(inst.get("/myapp/resources/message")->body.find("two"), std::string::npos);
+  EXPECT_EQ(inst.module_pid("hello"), hello_pid);
+  EXPECT_EQ(inst.call("/bench/echo", {}, "b")->body, "b");
+  for (int i = 0; i < 200 && inst.module("crashy").is_object(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(inst.module("crashy").is_null()) << inst.module("crashy").dump();
+  EXPECT_EQ(inst.call("/crashy/functions/echo")->status, 404);
+}
+
+}  // namespace
+}  // namespace portal::itest

@@ -1,0 +1,94 @@
+// portald's command line, run as the built binary.
+#include <gtest/gtest.h>
+
+#include "portald_harness.h"
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string output;
+};
+
+Run run_portald(const TempDir& dir, std::vector<std::string> args) {
+  std::string out = dir / "cli.out";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<std::string> argv_s{portald_path()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_text(out)};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (build_root().empty()) GTEST_SKIP() << "PORTAL_BUILD_ROOT not set";
+  }
+  TempDir dir;
+};
+
+TEST_F(Cli, MalformedConfigNamesFileAndLine) {
+  std::string conf = dir.write("portal.conf", "[core]\nlog_level = info\n[modules]\nthis line is wrong\n");
+  Run r = run_portald(dir, {"-c", conf});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(conf + ":4: expected 'key = value'"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Usage"), std::string::npos) << "no wall of help";
+}
+
+TEST_F(Cli, BadValueNamesFileAndLine) {
+  std::string conf = dir.write("portal.conf", "[modules]\nload = a\n[mod_a]\nthreads = abc\n");
+  Run r = run_portald(dir, {"-c", conf});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(conf + ":4: [mod_a] threads"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, CheckValidatesAndExits) {
+  dir.write("mods/mod_a.so", "elf");
+  std::string conf = dir.write("portal.conf", "[core]\nmodules_dir = mods\n[modules]\nload = a\n");
+  Run ok = run_portald(dir, {"-c", conf, "--check"});
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("OK"), std::string::npos);
+  std::string bad = dir.write("bad.conf", "[core]\nmodules_dir = mods\n[modules]\nload = nosuch\n");
+  Run r = run_portald(dir, {"-c", bad, "--check"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("module 'nosuch': library not found"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dir / "mods/mod_nosuch.so"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, MissingLibraryStopsStartUp) {
+  std::string conf = dir.write("portal.conf", "[core]\nmodules_dir = mods\n[modules]\nload = ghost\n");
+  Run r = run_portald(dir, {"-c", conf});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("module 'ghost'"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, VersionHelpAndUsageErrors) {
+  Run v = run_portald(dir, {"--version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.output, "portald (Portal) 2.0.0\n");
+  Run h = run_portald(dir, {"--help"});
+  EXPECT_EQ(h.code, 0);
+  EXPECT_NE(h.output.find("Usage: portald -c FILE"), std::string::npos);
+  Run none = run_portald(dir, {});
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.output.find("-c FILE"), std::string::npos);
+  Run unknown = run_portald(dir, {"--frobnicate"});
+  EXPECT_NE(unknown.code, 0);
+  EXPECT_NE(unknown.output.find("unknown argument '--frobnicate'"), std::string::npos);
+  Run missing = run_portald(dir, {"-c", dir / "nope.conf"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.output.find("nope.conf"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,98 @@
+// A stand-in for portal-worker in portald's process tests: checks what portald handed it
+// (bootstrap, fd layout, nothing else left open), writes one line to $FAKE_LOG, then acts
+// out its `fake_mode` setting:
+//   run (default)   wait for SIGTERM, exit 0
+//   ignore_term     ignore SIGTERM (portald must SIGKILL after the drain)
+//   exit:N          exit with code N at once
+//   crash_after:MS  die of SIGSEGV after MS milliseconds
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "fake_log.h"
+#include "ipc/channel.h"
+#include "portal.pb.h"
+
+namespace {
+
+bool read_bootstrap(int fd, portal::pb::WorkerBootstrap& out) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  if (::pread(fd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) return false;
+  return out.ParseFromString(data);
+}
+
+bool fds_ok(const portal::pb::WorkerBootstrap& b, std::string& why) {
+  if (b.transport() == "ring") {
+    if (b.channel_fd() != 4 || b.wake_fd() != 5 || b.notify_fd() != 6) return why = "fd numbers", false;
+    auto ch = portal::ipc::Channel::map(b.channel_fd(), portal::ipc::Side::worker, b.generation());
+    if (!ch) return why = ch.error().message, false;
+    if ((*ch)->ring_bytes() != b.ring_bytes()) return why = "ring_bytes", false;
+  } else if (::fcntl(b.channel_fd(), F_GETFD) < 0) {
+    return why = "uds fd", false;
+  }
+  int last = b.transport() == "ring" ? 6 : 4;
+  for (int fd = 0; fd <= last; ++fd)
+    if ((fd == 0 || fd >= 3) && ::fcntl(fd, F_GETFD) < 0) return why = "fd " + std::to_string(fd) + " missing", false;
+  for (int fd = last + 1; fd < 256; ++fd)
+    if (::fcntl(fd, F_GETFD) >= 0) return why = "fd " + std::to_string(fd) + " leaked", false;
+  return true;
+}
+
+std::string describe(const portal::pb::WorkerBootstrap& b) {
+  std::string s = "worker start module=" + b.module() + " gen=" + std::to_string(b.generation()) +
+                  " pid=" + std::to_string(::getpid()) + " transport=" + b.transport() +
+                  " threads=" + std::to_string(b.threads()) + " ring=" + std::to_string(b.ring_bytes()) +
+                  " timeout=" + std::to_string(b.call_timeout_ms()) + " instance=" + b.instance() +
+                  " level=" + b.log_level();
+  for (const auto& [k, v] : b.config()) s += " cfg." + k + "=" + v;
+  return s;
+}
+
+[[noreturn]] void wait_for_term(const std::string& module, bool ignore) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGTERM);
+  if (ignore) ::signal(SIGTERM, SIG_IGN);
+  else ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  for (;;) {
+    if (ignore) {
+      ::pause();
+      continue;
+    }
+    int sig = 0;
+    ::sigwait(&set, &sig);
+    fake_log("worker term module=" + module + " pid=" + std::to_string(::getpid()));
+    std::exit(0);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 || std::strcmp(argv[1], "--bootstrap-fd") != 0) {
+    fake_log("worker bad-args");
+    return 64;
+  }
+  portal::pb::WorkerBootstrap b;
+  if (!read_bootstrap(std::atoi(argv[2]), b)) {
+    fake_log("worker bad-bootstrap");
+    return 65;
+  }
+  std::string why;
+  bool ok = fds_ok(b, why);
+  fake_log(describe(b) + (ok ? " fds=ok" : " fds=bad:" + why));
+  std::string mode = b.config().count("fake_mode") ? b.config().at("fake_mode") : "run";
+  if (mode.starts_with("exit:")) return std::atoi(mode.c_str() + 5);
+  if (mode.starts_with("crash_after:")) {
+    ::usleep(static_cast<useconds_t>(std::atoi(mode.c_str() + 12)) * 1000);
+    ::raise(SIGSEGV);
+  }
+  wait_for_term(b.module(), mode == "ignore_term");
+}
