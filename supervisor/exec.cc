@@ -173,47 +173,57 @@ Result<Credentials> resolve_run_as(const std::string& run_as) {
   return c;
 }
 
-Result<pid_t> spawn_process(const ExecSpec& spec) {
-  if (spec.fds.size() + 1 > kMaxChildFds) return make_error(500, "spawn: too many fds");
-  std::vector<std::string> args{spec.program};
-  args.insert(args.end(), spec.args.begin(), spec.args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+namespace {
 
-  ChildPlan plan;
-  plan.path = spec.program.c_str();
-  plan.argv = argv.data();
+// What the child's plan points into; lives on the parent's stack across fork.
+struct Prepared {
+  std::vector<std::string> args;
+  std::vector<char*> argv;
   std::optional<Credentials> creds;
+  ipc::UniqueFd devnull;
+  ChildPlan plan;
+};
+
+Status prepare(const ExecSpec& spec, Prepared& p) {
+  if (spec.fds.size() + 3 > kMaxChildFds) return make_error(500, "spawn: too many fds");
+  p.args.push_back(spec.program);
+  p.args.insert(p.args.end(), spec.args.begin(), spec.args.end());
+  for (auto& a : p.args) p.argv.push_back(a.data());
+  p.argv.push_back(nullptr);
+  p.plan.path = spec.program.c_str();
+  p.plan.argv = p.argv.data();
   if (spec.hardening) {
-    apply_limits(*spec.hardening, plan);
+    apply_limits(*spec.hardening, p.plan);
     if (!spec.hardening->run_as.empty()) {
       auto c = resolve_run_as(spec.hardening->run_as);
       if (!c) return c.error();
-      creds = std::move(*c);
-      if (::geteuid() == 0) plan.creds = &*creds;  // otherwise it is our own identity
+      p.creds = std::move(*c);
+      if (::geteuid() == 0) p.plan.creds = &*p.creds;  // otherwise it is our own identity
     }
   }
-  ipc::UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  p.devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   auto map_fd = [&](int src, int dst) {
-    plan.src[plan.count] = src;
-    plan.dst[plan.count++] = dst;
-    plan.max_dst = std::max(plan.max_dst, dst);
+    p.plan.src[p.plan.count] = src;
+    p.plan.dst[p.plan.count++] = dst;
+    p.plan.max_dst = std::max(p.plan.max_dst, dst);
   };
-  if (devnull) map_fd(devnull.get(), 0);
+  if (p.devnull) map_fd(p.devnull.get(), 0);
   for (int std_fd : {1, 2})
     if (::fcntl(std_fd, F_GETFD) >= 0) map_fd(std_fd, std_fd);
   for (auto [src, dst] : spec.fds) {
     if (dst < 3 || dst > kMaxTargetFd) return make_error(500, "spawn: bad target fd");
     map_fd(src, dst);
   }
+  return {};
+}
 
+// Forks, runs the plan in the child, and waits until it exec'd or reported why not.
+Result<pid_t> fork_exec(ChildPlan& plan, const std::string& program) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return make_error(500, std::string("pipe2: ") + std::strerror(errno));
   ipc::UniqueFd err_read(pipefd[0]), err_write(pipefd[1]);
   plan.err_fd = err_write.get();
   plan.parent = ::getpid();
-
   // No signal handler may run in the child before it resets them (asio's would write to
   // the parent's signal pipe).
   sigset_t all, old;
@@ -225,7 +235,6 @@ Result<pid_t> spawn_process(const ExecSpec& spec) {
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   err_write.reset();
   if (pid < 0) return make_error(500, std::string("fork: ") + std::strerror(fork_errno));
-
   ChildError e{};
   ssize_t n;
   while ((n = ::read(err_read.get(), &e, sizeof e)) < 0 && errno == EINTR) {
@@ -233,8 +242,16 @@ Result<pid_t> spawn_process(const ExecSpec& spec) {
   if (n <= 0) return pid;  // exec'd (the pipe closed on exec)
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  return make_error(500, std::string(stage_name(e.stage)) + (e.stage == kStageExec ? " " + spec.program : "") +
-                             ": " + std::strerror(e.err));
+  return make_error(500, std::string(stage_name(e.stage)) + (e.stage == kStageExec ? " " + program : "") + ": " +
+                             std::strerror(e.err));
+}
+
+}  // namespace
+
+Result<pid_t> spawn_process(const ExecSpec& spec) {
+  Prepared p;
+  if (auto st = prepare(spec, p); !st) return st.error();
+  return fork_exec(p.plan, spec.program);
 }
 
 }  // namespace portal::supervisor

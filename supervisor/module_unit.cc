@@ -110,6 +110,7 @@ void ModuleUnit::stop(Done done) {
 void ModuleUnit::restart(ReadyDone done) {
   if (done) ready_waiters_.push_back(std::move(done));
   if (alive()) {
+    restart_after_stop_ = true;
     stop([this] {
       policy_.reset();
       spawn();
@@ -188,8 +189,10 @@ void ModuleUnit::on_exit(ExitStatus st) {
   if (!inc->kill_reason.empty()) last_exit_ += " (" + inc->kill_reason + ")";
   if (stopping_ || host_.shutting_down()) {
     stopping_ = false;
+    bool again = restart_after_stop_ && !host_.shutting_down();
+    restart_after_stop_ = false;
     log::info(kTopic, "module " + settings_.name + ": stopped (" + last_exit_ + ")");
-    set_state(ModuleState::stopped);
+    set_state(again ? ModuleState::restarting : ModuleState::stopped);
     send_gone(inc->generation);
     return finish_stop();
   }

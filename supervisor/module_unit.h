@@ -111,6 +111,7 @@ class ModuleUnit {
   std::uint64_t started_at_us_ = 0;
   std::string last_exit_;
   bool stopping_ = false;
+  bool restart_after_stop_ = false;  // the stop in progress is the first half of a restart
   boost::asio::steady_timer restart_timer_;
   bool restart_pending_ = false;
   boost::asio::steady_timer kill_timer_;

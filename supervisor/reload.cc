@@ -35,7 +35,16 @@ void Supervisor::reload() {
   ConfigDiff diff = diff_modules(settings_, *fresh);
   settings_ = std::move(*fresh);
   apply_log_level();
+  if (auto st = make_dirs(); !st) log::error(kTopic, "reload: " + st.error().message);
   send_configure();
+  apply_diff(diff);
+  log::info(kTopic, "reloaded: added " + join(diff.added) + "; removed " + join(diff.removed) + "; changed " +
+                        join(diff.changed) + "; " + std::to_string(diff.unchanged.size()) + " unchanged");
+  last_status_ = summary();
+  if (ready_sent_) sd(notifier_.ready(last_status_));
+}
+
+void Supervisor::apply_diff(const ConfigDiff& diff) {
   for (const auto& name : diff.removed)
     if (auto* u = find_unit(name)) remove_unit(u);
   for (const auto& name : diff.changed) {
@@ -45,18 +54,12 @@ void Supervisor::reload() {
   }
   for (const auto& name : diff.added) add_or_revive(*settings_.find(name));
   // Keep config order (a restarted router is replayed in it); removed ones last.
-  std::stable_sort(units_.begin(), units_.end(), [this](const auto& a, const auto& b) {
-    auto rank = [this](const ModuleUnit& u) {
-      for (std::size_t i = 0; i < settings_.modules.size(); ++i)
-        if (settings_.modules[i].name == u.name() && !u.removing) return i;
-      return settings_.modules.size();
-    };
-    return rank(*a) < rank(*b);
-  });
-  log::info(kTopic, "reloaded: added " + join(diff.added) + "; removed " + join(diff.removed) + "; changed " +
-                        join(diff.changed) + "; " + std::to_string(diff.unchanged.size()) + " unchanged");
-  last_status_ = summary();
-  if (ready_sent_) sd(notifier_.ready(last_status_));
+  auto rank = [this](const ModuleUnit& u) {
+    for (std::size_t i = 0; i < settings_.modules.size(); ++i)
+      if (settings_.modules[i].name == u.name() && !u.removing) return i;
+    return settings_.modules.size();
+  };
+  std::stable_sort(units_.begin(), units_.end(), [&](const auto& a, const auto& b) { return rank(*a) < rank(*b); });
 }
 
 void Supervisor::remove_unit(ModuleUnit* unit) {

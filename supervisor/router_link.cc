@@ -124,10 +124,13 @@ void Supervisor::send_configure() {
 
 void Supervisor::on_control(const pb::Control& msg) {
   switch (msg.kind_case()) {
-    case pb::Control::kRouterReady:
+    case pb::Control::kRouterReady: {
+      // It answers every configure; only the first answer of an incarnation is news.
+      std::string text = "router ready (pid " + std::to_string(msg.router_ready().pid()) + ")";
+      router_ready_ ? log::debug(kTopic, text) : log::info(kTopic, text);
       router_ready_ = true;
-      log::info(kTopic, "router ready (pid " + std::to_string(msg.router_ready().pid()) + ")");
       return check_ready();
+    }
     case pb::Control::kWorkerReady:
       if (auto* u = find_unit(msg.worker_ready().module())) u->worker_ready(msg.worker_ready().generation());
       return;

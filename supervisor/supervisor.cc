@@ -48,10 +48,16 @@ Supervisor::~Supervisor() {
   router_.reset();
 }
 
-Status Supervisor::start() {
+Status Supervisor::make_dirs() const {
   const CoreSettings& c = settings_.core;
   for (auto [dir, mode] : {std::pair{c.data_dir, 0700}, {c.log_dir, 0750}, {c.run_dir, 0750}})
     if (auto st = ensure_dir(dir, static_cast<mode_t>(mode)); !st) return st;
+  return {};
+}
+
+Status Supervisor::start() {
+  const CoreSettings& c = settings_.core;
+  if (auto st = make_dirs(); !st) return st;
   apply_log_level();
   wait_signals();
   sd(notifier_.status("Starting"));

@@ -62,10 +62,12 @@ class Supervisor final : public UnitHost {
 
   // SIGHUP (reload.cc).
   void reload();
+  void apply_diff(const ConfigDiff& diff);
   void remove_unit(ModuleUnit* unit);
   void add_or_revive(const ModuleSettings& m);
 
   // Lifecycle (supervisor.cc).
+  Status make_dirs() const;  // data_dir 0700, log_dir and run_dir 0750, when missing
   void wait_signals();
   void on_signal(int sig);
   void begin_shutdown();

@@ -27,17 +27,6 @@ struct ModuleRuntime::PendingCall {
   std::unique_ptr<asio::steady_timer> deadline;  // async calls; touched on the io thread only
 };
 
-struct ModuleRuntime::Timer {
-  Timer(asio::io_context& io, TimerId id, milliseconds every, std::function<void()> f, bool rep)
-      : id(id), timer(io), interval(every), fn(std::move(f)), repeat(rep) {}
-  TimerId id;
-  asio::steady_timer timer;  // touched on the io thread only
-  milliseconds interval;
-  std::function<void()> fn;
-  bool repeat;
-  std::atomic<bool> cancelled{false};
-};
-
 namespace {
 
 // The message whose handler runs on this thread: outgoing calls name it as their parent.
@@ -398,6 +387,11 @@ milliseconds effective_timeout(milliseconds requested, milliseconds limit) {
 
 Response ModuleRuntime::send(Message msg) {
   if (!started_.load() || stopping_.load()) return respond(status::unavailable, "module is not running\n");
+  if (std::this_thread::get_id() == io_thread_.get_id()) {
+    // Waiting here would stall every callback of the loop, the answer's included.
+    log::error(log_topic_, "send() called on the event loop; use send_async() there");
+    return respond(status::internal_error, "send() on the event loop\n");
+  }
   auto deadline = Clock::now() + effective_timeout(msg.timeout, opts_.call_timeout);
   auto call = std::make_shared<PendingCall>();
   std::uint64_t id = start_call(std::move(msg), call, deadline);
@@ -473,67 +467,6 @@ void ModuleRuntime::fail_all_calls(int status, const std::string& why) {
     for (const auto& [id, call] : calls_) ids.push_back(id);
   }
   for (std::uint64_t id : ids) complete_call(id, respond(status, why));
-}
-
-// --- timers ---------------------------------------------------------------------------------
-
-TimerId ModuleRuntime::add_timer(milliseconds interval, std::function<void()> fn, bool repeat) {
-  if (!fn || stopping_.load()) return 0;
-  if (interval < milliseconds(1) && repeat) interval = milliseconds(1);
-  auto t = std::make_shared<Timer>(io_, next_timer_id_.fetch_add(1), interval, std::move(fn), repeat);
-  {
-    std::lock_guard lock(timers_mu_);
-    timers_.emplace(t->id, t);
-  }
-  asio::post(io_, [this, t] {
-    if (!t->cancelled.load()) {
-      t->timer.expires_after(t->interval);
-      arm_timer(t);
-    }
-  });
-  return t->id;
-}
-
-bool ModuleRuntime::remove_timer(TimerId id) {
-  std::shared_ptr<Timer> t;
-  {
-    std::lock_guard lock(timers_mu_);
-    auto it = timers_.find(id);
-    if (it == timers_.end()) return false;
-    t = std::move(it->second);
-    timers_.erase(it);
-  }
-  t->cancelled.store(true);
-  asio::post(io_, [t] { t->timer.cancel(); });
-  return true;
-}
-
-void ModuleRuntime::arm_timer(const std::shared_ptr<Timer>& t) {
-  t->timer.async_wait([this, t](const boost::system::error_code& ec) {
-    if (ec || t->cancelled.load() || crashed_.load()) return;
-    if (!t->repeat) {
-      std::lock_guard lock(timers_mu_);
-      timers_.erase(t->id);  // remove_timer() after the last run is harmless
-    }
-    if (!run_module_code(t->fn, "a timer")) return;
-    if (!t->repeat || t->cancelled.load()) return;
-    auto next = t->timer.expiry() + t->interval;
-    auto now = asio::steady_timer::clock_type::now();
-    t->timer.expires_at(next < now ? now : next);
-    arm_timer(t);
-  });
-}
-
-void ModuleRuntime::cancel_all_timers() {
-  std::unordered_map<TimerId, std::shared_ptr<Timer>> all;
-  {
-    std::lock_guard lock(timers_mu_);
-    all.swap(timers_);
-  }
-  for (auto& [id, t] : all) {
-    t->cancelled.store(true);
-    t->timer.cancel();
-  }
 }
 
 }  // namespace portal::host

@@ -22,7 +22,7 @@
 namespace {
 
 using namespace portal;
-constexpr const char* kTopic = "worker";
+std::string g_topic = "worker";  // worker.<module> once the bootstrap is read
 constexpr int kExitLoadFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr std::chrono::milliseconds kDefaultGrace{5000};
@@ -92,17 +92,17 @@ host::RuntimeOptions runtime_options(const pb::WorkerBootstrap& boot, const Modu
 int run(const pb::WorkerBootstrap& boot) {
   auto lib = host::ModuleLibrary::open(boot.library());
   if (!lib) {
-    log::error(kTopic, lib.error().message);
+    log::error(g_topic, lib.error().message);
     return kExitLoadFailed;
   }
   const ModuleInfo& info = (*lib)->info();
   if (boot.module() != info.name) {
-    log::error(kTopic, boot.library() + " is module '" + info.name + "', not '" + boot.module() + "'");
+    log::error(g_topic, boot.library() + " is module '" + info.name + "', not '" + boot.module() + "'");
     return kExitFatalConfig;
   }
   auto endpoint = worker::open_endpoint(boot);
   if (!endpoint) {
-    log::error(kTopic, endpoint.error().message);
+    log::error(g_topic, endpoint.error().message);
     return kExitLoadFailed;
   }
   worker::WorkerOptions wo;
@@ -122,12 +122,12 @@ int run(const pb::WorkerBootstrap& boot) {
   });
 
   if (Status s = runtime.start((*lib)->create()); !s) {
-    log::error(kTopic, "module " + boot.module() + " failed to load: " + s.error().message);
+    log::error(g_topic, "module " + boot.module() + " failed to load: " + s.error().message);
     return s.error().code == kFatalConfig ? kExitFatalConfig : kExitLoadFailed;
   }
   worker.send(runtime.hello(::getpid()));
   worker.start();
-  log::info(kTopic, "module " + boot.module() + " " + runtime_options(boot, info).version + " running (pid " +
+  log::info(g_topic, "module " + boot.module() + " " + info.version + " running (pid " +
                         std::to_string(::getpid()) + ", generation " + std::to_string(boot.generation()) + ", " +
                         std::to_string(wo.threads) + " threads)");
 
@@ -136,9 +136,9 @@ int run(const pb::WorkerBootstrap& boot) {
   while (sigwait(&set, &sig) != 0) {
   }
   std::chrono::milliseconds grace = drain_ms.load() ? std::chrono::milliseconds(drain_ms.load()) : kDefaultGrace;
-  log::info(kTopic, std::string("stopping (") + (drain_ms.load() ? "drain" : ::strsignal(sig)) + ")");
+  log::info(g_topic, std::string("stopping (") + (drain_ms.load() ? "drain" : ::strsignal(sig)) + ")");
   if (!worker.stop(grace)) {
-    log::warn(kTopic, "handlers still running after " + std::to_string(grace.count()) + " ms; exiting without unload");
+    log::warn(g_topic, "handlers still running after " + std::to_string(grace.count()) + " ms; exiting without unload");
     worker.flush(std::chrono::milliseconds(100));
     std::_Exit(0);
   }
@@ -158,9 +158,10 @@ int main(int argc, char** argv) {
 
   auto boot = worker::read_bootstrap(fd);
   if (!boot) {
-    log::error(kTopic, boot.error().message);
+    log::error(g_topic, boot.error().message);
     return kExitLoadFailed;
   }
+  g_topic = "worker." + boot->module();
   LogLevel level;
   if (!boot->log_level().empty() && log::parse_level(boot->log_level(), level)) log::set_level(level);
   return run(*boot);

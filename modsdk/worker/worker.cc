@@ -18,7 +18,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr unsigned kMaxExtraThreads = 64;  // threads started while others wait in send()
-constexpr const char* kTopic = "worker";
 
 // Set on the pool's threads: only they may read the endpoint while waiting in send().
 thread_local bool t_pool_thread = false;
@@ -32,7 +31,7 @@ inline void cpu_relax() {
 }  // namespace
 
 Worker::Worker(std::unique_ptr<ipc::Endpoint> endpoint, WorkerOptions options)
-    : ep_(std::move(endpoint)), opts_(std::move(options)) {
+    : ep_(std::move(endpoint)), opts_(std::move(options)), topic_("worker." + opts_.module) {
   if (opts_.threads == 0) opts_.threads = 1;
   stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
@@ -131,7 +130,7 @@ void Worker::dispatch(const pb::Envelope& env) {
       if (on_drain_) on_drain_(env.drain().deadline_ms());
       return;
     default:
-      log::warn(kTopic, "ignoring an envelope a router never sends to a worker");
+      log::warn(topic_, "ignoring an envelope a router never sends to a worker");
       return;
   }
 }
@@ -236,7 +235,7 @@ void Worker::dispatch_while_waiting(pb::Envelope& env) {
 void Worker::send(pb::Envelope&& env) {
   std::string payload;
   if (!env.SerializeToString(&payload)) {
-    log::error(kTopic, "cannot serialize an envelope (too large?); dropped");
+    log::error(topic_, "cannot serialize an envelope (too large?); dropped");
     return;
   }
   std::lock_guard lock(writer_mu_);
@@ -264,7 +263,7 @@ bool Worker::flush(std::chrono::milliseconds max) {
 }
 
 [[noreturn]] void Worker::protocol_error(const std::string& why) {
-  log::error(kTopic, why + "; exiting");
+  log::error(topic_, why + "; exiting");
   std::_Exit(70);  // EX_SOFTWARE: the supervisor restarts us on a fresh channel
 }
 

@@ -1,15 +1,20 @@
 // The engine of portal-worker: drives one ModuleRuntime from an ipc::Endpoint.
 //
-// Handler threads share the endpoint leader/follower style (docs/ARCHITECTURE.md): the thread
-// holding the reader role pops one record, hands the role on, then runs the handler itself,
-// so a request costs no hand-off between threads. A handler thread that blocks in
-// Core::send() keeps reading while it waits (Uplink::wait): it completes responses itself
-// and hands requests and config changes to an idle thread (started on demand), so module
-// code never runs nested inside another handler and a module whose every thread is waiting
-// cannot deadlock.
+// Handler threads share the endpoint leader/follower style (docs/ARCHITECTURE.md): a thread
+// takes the reader role, pops one record, re-arms the doorbell, gives the role up and runs
+// the handler itself — no hand-off between threads on the hot path. Nobody holds the role
+// while asleep: idle threads sleep in their own epoll set, where the doorbell is registered
+// EPOLLEXCLUSIVE, so one ring wakes one thread, and only when a record arrives while the
+// others are busy. A run of requests one at a time costs one wake-up each, however many
+// threads there are.
+//
+// A handler thread blocked in Core::send() keeps taking turns at the endpoint while it waits
+// (Uplink::wait): it completes responses itself and hands requests and config changes to an
+// idle thread (started on demand), so module code never runs nested inside another handler
+// and a module whose every thread waits cannot deadlock.
 //
 // Writes never block: what does not fit in the ring is queued (RingEndpoint) and flushed by
-// the next writer or by the reader before it sleeps; the router rings our doorbell when it
+// the next writer or by a reader before it sleeps; the router rings our doorbell when it
 // frees space, because the endpoint set producer_waiting.
 #pragma once
 
@@ -62,14 +67,16 @@ class Worker final : public host::Uplink {
   bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) override;
 
  private:
-  enum class Read { record, stopped, timed_out };
+  struct Sleeper;  // a pool thread's epoll set and poke eventfd
+  enum class Turn { record, slept, stopped, timed_out };
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
   void thread_main();
   void spawn_thread_locked();
-  Read read_one(pb::Envelope& env, Deadline deadline);
-  bool sleep_until_ready(Deadline deadline);
-  void release_reader();
+  Turn take_turn(Sleeper& self, pb::Envelope& env, Deadline deadline);
+  bool sleep(Sleeper& self, Deadline deadline);
+  void poke_idle_locked();
+  std::unique_ptr<pb::Envelope> take_handoff();
   void dispatch(const pb::Envelope& env);
   void dispatch_while_waiting(pb::Envelope& env);
   void flush_writes();
@@ -77,19 +84,20 @@ class Worker final : public host::Uplink {
 
   std::unique_ptr<ipc::Endpoint> ep_;
   WorkerOptions opts_;
+  std::string topic_;  // log topic: worker.<module>
   host::ModuleRuntime* runtime_ = nullptr;
   std::function<void(std::uint32_t)> on_drain_;
-  ipc::UniqueFd stop_fd_;  // eventfd: wakes the sleeping reader at stop()
 
-  // Reader role, idle threads, hand-offs. Threads wait on cv_ for "role free", "hand-off
-  // queued" or "stopping"; waiters in send() also for "my call is done".
+  // The reader role: the endpoint's consuming side. Held only while reading, never asleep.
+  std::mutex reader_mu_;
+
+  // Everything below mu_: sleeping threads, waiters, hand-offs, the thread list.
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool reader_busy_ = false;
   std::atomic<bool> stopping_{false};  // written under mu_
-  unsigned idle_ = 0;
-  std::atomic<unsigned> waiting_{0};
+  std::vector<Sleeper*> idle_;         // pool threads asleep (or about to be)
+  std::vector<Sleeper*> waiters_;      // threads inside wait()
   std::deque<std::unique_ptr<pb::Envelope>> handoff_;
+  std::atomic<std::size_t> handoff_size_{0};
   std::vector<std::thread> threads_;
   unsigned running_ = 0;
   std::condition_variable exited_cv_;

@@ -4,9 +4,16 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "portal/module.h"
 
@@ -48,6 +55,50 @@ Response exit_now(const Message& m) {
   std::_Exit(code == "fatal" ? portal::kExitFatalConfig : std::atoi(code.c_str()));
 }
 
+// Bytes through a socket pair on the module's event loop, including a readiness event with
+// no operation pending (the reactor's bookkeeping path). The host and the module must share
+// one Boost.Asio — its per-thread state and services — or this crashes.
+Response io_round_trip(Core& core) {
+  namespace asio = boost::asio;
+  using asio::local::stream_protocol;
+  struct State {
+    explicit State(asio::io_context& io) : a(io), b(io), settle(io) {}
+    stream_protocol::socket a, b;
+    asio::steady_timer settle;
+    char byte = 0;
+    std::promise<std::string> done;
+  };
+  auto st = std::make_shared<State>(core.io());
+  std::future<std::string> result = st->done.get_future();
+  asio::post(core.io(), [st] {
+    boost::system::error_code ec;
+    asio::local::connect_pair(st->a, st->b, ec);
+    if (ec) return st->done.set_value("connect_pair: " + ec.message());
+    // The read waits in the reactor (nothing to read yet), then the write wakes it.
+    st->b.async_read_some(asio::buffer(&st->byte, 1), [st](boost::system::error_code ec, std::size_t) {
+      if (ec) return st->done.set_value(ec.message());
+      // More data with no read pending: the reactor sees readiness and completes nothing.
+      st->a.write_some(asio::buffer("y", 1), ec);
+      st->settle.expires_after(std::chrono::milliseconds(5));
+      st->settle.async_wait([st](boost::system::error_code) {
+        st->done.set_value(std::string(1, st->byte));
+        boost::system::error_code ignored;
+        st->a.close(ignored);
+        st->b.close(ignored);
+      });
+    });
+    asio::post(st->a.get_executor(), [st] {
+      boost::system::error_code ec;
+      st->a.write_some(asio::buffer("x", 1), ec);
+    });
+  });
+  st.reset();  // the event loop holds the sockets; they end there
+  if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    return respond(status::gateway_timeout, "event loop did not answer\n");
+  std::string got = result.get();
+  return got == "x" ? respond(status::ok, "io ok\n") : respond(status::internal_error, got + "\n");
+}
+
 class CrashyModule final : public portal::Module {
  public:
   portal::Status load(Core& core) override {
@@ -65,6 +116,7 @@ class CrashyModule final : public portal::Module {
          [](const Message&) { return respond(status::ok, std::to_string(::getpid()) + "\n"); }},
         {"/crashy/functions/echo", [](const Message& m) { return respond(status::ok, m.body); }},
         {"/crashy/functions/call", [&core](const Message& m) { return call(core, m); }},
+        {"/crashy/functions/io", [&core](const Message&) { return io_round_trip(core); }},
     };
     for (const auto& [path, handler] : routes) {
       portal::Status s = core.register_path({.path = path}, handler);

@@ -54,7 +54,7 @@ void Connection::close() {
 }
 
 void Connection::warn_and_close(const std::string& why) {
-  shared_->log(LogLevel::warn, name() + ": " + why + "; closing the connection");
+  shared_->client_warning(name() + ": " + why + "; closing the connection");
   close();
 }
 

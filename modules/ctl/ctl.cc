@@ -10,6 +10,8 @@
 
 namespace portal::ctl {
 
+inline constexpr const char* kStatusPath = "/ctl/resources/status";
+
 class CtlModule final : public Module {
  public:
   Status load(Core& core) override {
@@ -18,7 +20,7 @@ class CtlModule final : public Module {
     auto server = std::make_shared<Server>(core, *settings);
     if (Status st = server->open(); !st) return st;
     Status st = core.register_path(
-        {.path = "/ctl/resources/status", .description = "Control socket: path, clients, requests"},
+        {.path = kStatusPath, .description = "Control socket: path, clients, requests"},
         [server](const Message&) { return respond(status::ok, server->status_text()); });
     if (!st) {
       server->close();
@@ -29,8 +31,10 @@ class CtlModule final : public Module {
     return {};
   }
 
-  void unload(Core&) override {
-    if (server_) server_->close();
+  void unload(Core& core) override {
+    if (!server_) return;
+    (void)core.unregister_path(kStatusPath);
+    server_->close();
     server_.reset();
   }
 

@@ -70,6 +70,22 @@ struct ServerShared {
 
   void log(LogLevel level, const std::string& text) { core.log(level, text); }
 
+  // Warnings about one client's bytes (event loop only): hostile clients must not flood the
+  // log, so at most kClientWarnings per kClientWarnWindow, then a count of those dropped.
+  void client_warning(const std::string& text) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - warn_window_start_ >= kClientWarnWindow) {
+      if (warn_suppressed_ > 0)
+        log(LogLevel::warn, std::to_string(warn_suppressed_) + " more client warnings suppressed");
+      warn_window_start_ = now;
+      warn_count_ = warn_suppressed_ = 0;
+    }
+    if (warn_count_++ < kClientWarnings)
+      log(LogLevel::warn, text);
+    else
+      ++warn_suppressed_;
+  }
+
   Core& core;
   boost::asio::io_context& io;
   std::atomic<std::uint32_t> max_frame{0};
@@ -81,6 +97,13 @@ struct ServerShared {
   std::atomic<std::thread::id> io_thread{};
   Tracker tracker;
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> live;  // event loop only
+
+ private:
+  static constexpr std::size_t kClientWarnings = 10;
+  static constexpr std::chrono::seconds kClientWarnWindow{10};
+  std::chrono::steady_clock::time_point warn_window_start_{};
+  std::size_t warn_count_ = 0;
+  std::size_t warn_suppressed_ = 0;
 };
 
 // Held by a handler (or an object) while it may still run module code; move-only.

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 class CorePaths : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    inst_ = new Instance({{"hello", {}}, {"myapp", {{"message", "configured text"}}}});
+    inst_ = new Instance(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {{"message", "configured text"}}}});
     ASSERT_TRUE(inst_->start()) << inst_->log();
   }
   static void TearDownTestSuite() {

@@ -25,8 +25,7 @@ std::string module_library(const std::string& name) {
   return build_root() + "/modules/" + name + "/mod_" + name + ".so";
 }
 
-Instance::Instance(std::vector<ModuleConf> modules, std::string extra_config)
-    : modules_(std::move(modules)), extra_(std::move(extra_config)) {
+Instance::Instance(std::vector<ModuleConf> modules) : modules_(std::move(modules)) {
   char tmpl[] = "/tmp/portal-itest-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   config_ = dir_ + "/portal.conf";
@@ -47,9 +46,13 @@ void Instance::write_config() {
   }
 }
 
-void Instance::rewrite_config(std::vector<ModuleConf> modules, std::string extra_config) {
+void Instance::rewrite_config(std::vector<ModuleConf> modules) {
   modules_ = std::move(modules);
-  extra_ = std::move(extra_config);
+  write_config();
+}
+
+void Instance::set_core_extra(std::string lines) {
+  extra_ = std::move(lines);
   write_config();
 }
 

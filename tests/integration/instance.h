@@ -29,7 +29,9 @@ class Instance {
  public:
   // Writes the config (ctl is always loaded first) and starts portald; waits until every
   // module is ready or `ready_timeout` passes.
-  explicit Instance(std::vector<ModuleConf> modules, std::string extra_config = {});
+  explicit Instance(std::vector<ModuleConf> modules);
+  // Extra lines for the [core] section; call before start().
+  void set_core_extra(std::string lines);
   ~Instance();
 
   bool start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
@@ -55,7 +57,7 @@ class Instance {
   pid_t router_pid() const;  // the portal-router child of portald
   pid_t portald_pid() const { return pid_; }
 
-  void rewrite_config(std::vector<ModuleConf> modules, std::string extra_config = {});
+  void rewrite_config(std::vector<ModuleConf> modules);
   const std::string& dir() const { return dir_; }
   const std::string& config_path() const { return config_; }
   const std::string& socket() const { return socket_; }

@@ -49,7 +49,7 @@ void corrupt_worker_ring(int worker_pid) {
 }
 
 TEST(Robustness, CorruptRingRecordRestartsTheWorkerNotTheRouter) {
-  Instance inst({{"crashy", {}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   pid_t router = inst.router_pid();
   int pid = inst.module_pid("crashy");
@@ -64,7 +64,7 @@ TEST(Robustness, CorruptRingRecordRestartsTheWorkerNotTheRouter) {
 }
 
 TEST(Robustness, SixtyFourMebibyteBodiesPassIntact) {
-  Instance inst({{"crashy", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   std::string body(64u << 20, '\0');
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 2654435761u) >> 13);
@@ -76,7 +76,7 @@ TEST(Robustness, SixtyFourMebibyteBodiesPassIntact) {
 }
 
 TEST(Robustness, HungModuleGets504AtItsDeadline) {
-  Instance inst({{"crashy", {{"timeout_ms", "300"}, {"threads", "2"}}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"timeout_ms", "300"}, {"threads", "2"}}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   auto t0 = std::chrono::steady_clock::now();
   auto r = inst.call("/crashy/functions/hang", {{"ms", "5000"}});
@@ -88,7 +88,7 @@ TEST(Robustness, HungModuleGets504AtItsDeadline) {
 }
 
 TEST(Robustness, FullQueueAnswers503AndNeverBlocksTheRouter) {
-  Instance inst({{"crashy", {{"threads", "1"}, {"ring_bytes", "4096"}, {"queue_limit", "4"}, {"timeout_ms", "20000"}}},
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"threads", "1"}, {"ring_bytes", "4096"}, {"queue_limit", "4"}, {"timeout_ms", "20000"}}},
                  {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   auto c = tools::CtlClient::connect(inst.socket());
@@ -146,12 +146,12 @@ TEST(Robustness, MalformedConfigNamesFileAndLine) {
 }
 
 TEST(Robustness, SighupAddsRemovesRestartsAndLeavesOthersAlone) {
-  Instance inst({{"hello", {}}, {"myapp", {{"message", "one"}}}, {"crashy", {}}});
+  Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {{"message", "one"}}}, {"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   int hello_pid = inst.module_pid("hello");
   int myapp_pid = inst.module_pid("myapp");
   // crashy removed, myapp changed, bench added, hello untouched.
-  inst.rewrite_config({{"hello", {}}, {"myapp", {{"message", "two"}}}, {"bench", {{"library", module_library("bench")}}}});
+  inst.rewrite_config(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {{"message", "two"}}}, {"bench", {{"library", module_library("bench")}}}});
   ASSERT_EQ(::kill(inst.portald_pid(), SIGHUP), 0);
   ASSERT_TRUE(inst.wait_ready("bench")) << inst.log();
   ASSERT_TRUE(inst.wait_module("myapp", [&](const nlohmann::json& m) {

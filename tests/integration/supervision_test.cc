@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 TEST(Supervision, KillNineUnderLoadFailsOnlyInFlightAndComesBack) {
-  Instance inst({{"crashy", {{"threads", "4"}}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"threads", "4"}}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   int old_pid = inst.module_pid("crashy");
   ASSERT_GT(old_pid, 0);
@@ -57,7 +57,7 @@ TEST(Supervision, KillNineUnderLoadFailsOnlyInFlightAndComesBack) {
 }
 
 TEST(Supervision, CrashLoopParksTheModuleWhileOthersAnswer) {
-  Instance inst({{"crashy", {}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   for (int i = 0; i < 12; ++i) {
     nlohmann::json m = inst.module("crashy");
@@ -83,7 +83,7 @@ TEST(Supervision, CrashLoopParksTheModuleWhileOthersAnswer) {
 }
 
 TEST(Supervision, FatalConfigExitIsNotRespawned) {
-  Instance inst({{"crashy", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   int pid = inst.module_pid("crashy");
   auto r = inst.call("/crashy/functions/exit", {{"code", "fatal"}});
@@ -97,14 +97,14 @@ TEST(Supervision, FatalConfigExitIsNotRespawned) {
 }
 
 TEST(Supervision, FatalConfigAtLoadIsReportedAndOthersRun) {
-  Instance inst({{"crashy", {{"fail_load", "fatal"}}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"fail_load", "fatal"}}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   EXPECT_EQ(inst.module("crashy")["state"], "failed");
   EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
 }
 
 TEST(Supervision, RouterKilledIsRestartedAndWorkersReattach) {
-  Instance inst({{"hello", {}}, {"myapp", {}}});
+  Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   pid_t router = inst.router_pid();
   ASSERT_GT(router, 0);
@@ -129,7 +129,7 @@ TEST(Supervision, RouterKilledIsRestartedAndWorkersReattach) {
 }
 
 TEST(Supervision, InprocessSegfaultDisablesTheModuleOnly) {
-  Instance inst({{"crashy", {{"isolation", "inprocess"}}}, {"hello", {}}});
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"isolation", "inprocess"}}}, {"hello", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   pid_t router = inst.router_pid();
   ASSERT_EQ(inst.call("/crashy/functions/echo", {}, "x")->body, "x");
@@ -150,7 +150,7 @@ TEST(Supervision, InprocessSegfaultDisablesTheModuleOnly) {
 }
 
 TEST(Supervision, SigtermStopsEverythingCleanly) {
-  Instance inst({{"hello", {}}, {"crashy", {}}});
+  Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   std::vector<pid_t> procs{inst.router_pid(), inst.module_pid("hello"), inst.module_pid("crashy")};
   auto st = inst.stop();
@@ -170,7 +170,7 @@ std::vector<std::string> portal_shm_entries() {
 
 TEST(Supervision, KillNineOfTheWholeTreeLeavesNothingAndRestarts) {
   auto before = portal_shm_entries();
-  Instance inst({{"hello", {}}, {"myapp", {}}});
+  Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
   std::vector<pid_t> procs{inst.portald_pid(), inst.router_pid(), inst.module_pid("hello")};
   inst.kill_tree();

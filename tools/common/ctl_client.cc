@@ -270,9 +270,10 @@ Status CtlClient::read_some(Clock::time_point deadline) {
 
 Status CtlClient::recv_now() {
   std::size_t want = kMinRead;
-  if (rbuf_.size() - rpos_ >= kHeaderBytes) {  // a frame is under way: read the rest at once
-    const std::size_t need = kHeaderBytes + read_le32(rbuf_.data() + rpos_) - (rbuf_.size() - rpos_);
-    want = std::clamp(need, kMinRead, kMaxRead);
+  const std::size_t avail = rbuf_.size() - rpos_;
+  if (avail >= kHeaderBytes) {  // a frame is under way: read the rest in large steps
+    const std::size_t total = kHeaderBytes + read_le32(rbuf_.data() + rpos_);
+    if (total > avail) want = std::clamp(total - avail, kMinRead, kMaxRead);
   }
   const std::size_t old = rbuf_.size();
   rbuf_.resize(old + want);

@@ -31,6 +31,7 @@ class CtlModuleTest : public ::testing::Test {
   void TearDown() override {
     if (stub_.loaded()) {
       EXPECT_TRUE(stub_.unload());
+      EXPECT_TRUE(stub_.leftovers().empty()) << "the module removes what it registered";
       EXPECT_FALSE(fs::exists(socket_)) << "unload removes the socket file";
     }
     fs::remove_all(dir_);
@@ -182,6 +183,19 @@ TEST_F(CtlModuleTest, GarbageFramesCloseOnlyTheirConnection) {
     EXPECT_EQ(bad.bytes_received(), 0u);
   }
   EXPECT_TRUE(stub_.logged("unparsable frame"));
+  expect_serves();
+}
+
+TEST_F(CtlModuleTest, HostileClientsDoNotFloodTheLog) {
+  ASSERT_TRUE(load());
+  for (int i = 0; i < 30; ++i) {
+    TestClient bad(socket_, pumper());
+    ASSERT_TRUE(bad.send_raw(frame_of(std::string(4, '\xff'))));
+    EXPECT_TRUE(bad.closed_by_server());
+  }
+  std::size_t warnings = 0;
+  for (const testing::LogLine& line : stub_.logs()) warnings += line.text.find("unparsable") != std::string::npos;
+  EXPECT_EQ(warnings, 10u);
   expect_serves();
 }
 

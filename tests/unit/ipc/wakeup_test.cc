@@ -1,7 +1,7 @@
 // Lost wake-ups: ping-pong between two processes where each side goes to sleep on its
 // doorbell whenever its ring is empty, so nearly every message has to wake a sleeper. A
 // wake-up the protocol loses leaves both sides asleep; the 2 s limit on every wait turns
-// that into a failure instead of a hang. Random short spins before sleeping move the
+// that into a failure instead of a hang. Random delays before deciding to sleep move the
 // sleep/publish race around.
 #include <gtest/gtest.h>
 
@@ -50,7 +50,7 @@ std::string await(RingEndpoint& ep, std::uint64_t seq, std::size_t size, Shared&
     if (ep.prepare_sleep()) {
       shared.sleeps.fetch_add(1, std::memory_order_relaxed);
       if (!Doorbell::wait(ep.wait_fd(), kRoundLimitMs))
-        return "round " + std::to_string(seq) + ": no wake-up within 2 s";
+        return "message " + std::to_string(seq) + ": no wake-up within 2 s";
       ep.woke();
     }
   }
@@ -77,7 +77,7 @@ std::string play(RingEndpoint& ep, bool router, std::uint64_t rounds, Shared& sh
 }
 
 TEST(LostWakeup, PingPongWhereBothSidesAlwaysSleep) {
-  constexpr std::uint64_t kRounds = 100'000;
+  constexpr std::uint64_t kRounds = 200'000;
   auto fds = create_channel("portal-test-wakeup", 4096, kGeneration);
   ASSERT_TRUE(fds) << fds.error().message;
   void* mem = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -5,12 +5,12 @@
 
 namespace {
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string output;
 };
 
-Run run_portald(const TempDir& dir, std::vector<std::string> args) {
+CliRun run_portald(const TempDir& dir, std::vector<std::string> args) {
   std::string out = dir / "cli.out";
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -40,7 +40,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, MalformedConfigNamesFileAndLine) {
   std::string conf = dir.write("portal.conf", "[core]\nlog_level = info\n[modules]\nthis line is wrong\n");
-  Run r = run_portald(dir, {"-c", conf});
+  CliRun r = run_portald(dir, {"-c", conf});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find(conf + ":4: expected 'key = value'"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("Usage"), std::string::npos) << "no wall of help";
@@ -48,7 +48,7 @@ TEST_F(Cli, MalformedConfigNamesFileAndLine) {
 
 TEST_F(Cli, BadValueNamesFileAndLine) {
   std::string conf = dir.write("portal.conf", "[modules]\nload = a\n[mod_a]\nthreads = abc\n");
-  Run r = run_portald(dir, {"-c", conf});
+  CliRun r = run_portald(dir, {"-c", conf});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find(conf + ":4: [mod_a] threads"), std::string::npos) << r.output;
 }
@@ -56,11 +56,11 @@ TEST_F(Cli, BadValueNamesFileAndLine) {
 TEST_F(Cli, CheckValidatesAndExits) {
   dir.write("mods/mod_a.so", "elf");
   std::string conf = dir.write("portal.conf", "[core]\nmodules_dir = mods\n[modules]\nload = a\n");
-  Run ok = run_portald(dir, {"-c", conf, "--check"});
+  CliRun ok = run_portald(dir, {"-c", conf, "--check"});
   EXPECT_EQ(ok.code, 0) << ok.output;
   EXPECT_NE(ok.output.find("OK"), std::string::npos);
   std::string bad = dir.write("bad.conf", "[core]\nmodules_dir = mods\n[modules]\nload = nosuch\n");
-  Run r = run_portald(dir, {"-c", bad, "--check"});
+  CliRun r = run_portald(dir, {"-c", bad, "--check"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("module 'nosuch': library not found"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(dir / "mods/mod_nosuch.so"), std::string::npos) << r.output;
@@ -68,25 +68,25 @@ TEST_F(Cli, CheckValidatesAndExits) {
 
 TEST_F(Cli, MissingLibraryStopsStartUp) {
   std::string conf = dir.write("portal.conf", "[core]\nmodules_dir = mods\n[modules]\nload = ghost\n");
-  Run r = run_portald(dir, {"-c", conf});
+  CliRun r = run_portald(dir, {"-c", conf});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("module 'ghost'"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, VersionHelpAndUsageErrors) {
-  Run v = run_portald(dir, {"--version"});
+  CliRun v = run_portald(dir, {"--version"});
   EXPECT_EQ(v.code, 0);
   EXPECT_EQ(v.output, "portald (Portal) 2.0.0\n");
-  Run h = run_portald(dir, {"--help"});
+  CliRun h = run_portald(dir, {"--help"});
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.output.find("Usage: portald -c FILE"), std::string::npos);
-  Run none = run_portald(dir, {});
+  CliRun none = run_portald(dir, {});
   EXPECT_NE(none.code, 0);
   EXPECT_NE(none.output.find("-c FILE"), std::string::npos);
-  Run unknown = run_portald(dir, {"--frobnicate"});
+  CliRun unknown = run_portald(dir, {"--frobnicate"});
   EXPECT_NE(unknown.code, 0);
   EXPECT_NE(unknown.output.find("unknown argument '--frobnicate'"), std::string::npos);
-  Run missing = run_portald(dir, {"-c", dir / "nope.conf"});
+  CliRun missing = run_portald(dir, {"-c", dir / "nope.conf"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.output.find("nope.conf"), std::string::npos);
 }

@@ -7,6 +7,7 @@
 //   crash_after:MS  die of SIGSEGV after MS milliseconds
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,22 +46,45 @@ bool fds_ok(const portal::pb::WorkerBootstrap& b, std::string& why) {
   return true;
 }
 
+// "NoNewPrivs:\t1" from /proc/self/status.
+std::string no_new_privs() {
+  std::string status;
+  char buf[4096];
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  for (ssize_t n; fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0;) status.append(buf, static_cast<std::size_t>(n));
+  if (fd >= 0) ::close(fd);
+  auto p = status.find("NoNewPrivs:");
+  return p == std::string::npos ? "?" : status.substr(status.find_first_not_of(" \t", p + 11), 1);
+}
+
+std::string limits() {
+  rlimit nofile{}, as{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  ::getrlimit(RLIMIT_AS, &as);
+  auto text = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("inf") : std::to_string(v); };
+  return " nofile=" + text(nofile.rlim_cur) + " as=" + text(as.rlim_cur);
+}
+
 std::string describe(const portal::pb::WorkerBootstrap& b) {
   std::string s = "worker start module=" + b.module() + " gen=" + std::to_string(b.generation()) +
                   " pid=" + std::to_string(::getpid()) + " transport=" + b.transport() +
                   " threads=" + std::to_string(b.threads()) + " ring=" + std::to_string(b.ring_bytes()) +
                   " timeout=" + std::to_string(b.call_timeout_ms()) + " instance=" + b.instance() +
-                  " level=" + b.log_level();
+                  " level=" + b.log_level() + " uid=" + std::to_string(::getuid()) +
+                  " gid=" + std::to_string(::getgid()) + " nnp=" + no_new_privs() + limits();
   for (const auto& [k, v] : b.config()) s += " cfg." + k + "=" + v;
   return s;
 }
 
+// SIGTERM is blocked from the start of main, so one sent early waits for sigwait.
 [[noreturn]] void wait_for_term(const std::string& module, bool ignore) {
   sigset_t set;
   ::sigemptyset(&set);
   ::sigaddset(&set, SIGTERM);
-  if (ignore) ::signal(SIGTERM, SIG_IGN);
-  else ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  if (ignore) {
+    ::signal(SIGTERM, SIG_IGN);
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  }
   for (;;) {
     if (ignore) {
       ::pause();
@@ -76,6 +100,10 @@ std::string describe(const portal::pb::WorkerBootstrap& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sigset_t term;
+  ::sigemptyset(&term);
+  ::sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
   if (argc != 3 || std::strcmp(argv[1], "--bootstrap-fd") != 0) {
     fake_log("worker bad-args");
     return 64;
