@@ -20,12 +20,15 @@ constexpr idtype_t kIdPidfd = static_cast<idtype_t>(3);  // P_PIDFD (linux/wait.
 
 // glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: the raw system calls instead.
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0u)); }
-int pidfd_send_signal(int fd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0u)); }
+int pidfd_send_signal(int fd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0u));
+}
 
 }  // namespace
 
 ExitKind ExitStatus::kind() const {
-  if (signaled || value != 0) return !signaled && value == kExitFatalConfig ? ExitKind::fatal_config : ExitKind::failure;
+  if (signaled || value != 0)
+    return !signaled && value == kExitFatalConfig ? ExitKind::fatal_config : ExitKind::failure;
   return ExitKind::clean;
 }
 

@@ -24,7 +24,16 @@ constexpr int kMaxChildFds = 16;
 constexpr int kMaxTargetFd = 31;
 constexpr int kScratchFd = 64;  // above every target: moving fds there cannot clobber one
 
-enum Stage : int { kStageFds = 1, kStageRlimit, kStageGroups, kStageGid, kStageUid, kStageParent, kStageNnp, kStageExec };
+enum Stage : int {
+  kStageFds = 1,
+  kStageRlimit,
+  kStageGroups,
+  kStageGid,
+  kStageUid,
+  kStageParent,
+  kStageNnp,
+  kStageExec
+};
 
 const char* stage_name(int stage) {
   switch (stage) {
@@ -71,7 +80,7 @@ struct ChildPlan {
 }
 
 void reset_signals() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &sa, nullptr);  // EINVAL for some: harmless
   sigset_t none;
@@ -115,9 +124,7 @@ int place_fds(const ChildPlan& p) {
   child_fail(err, kStageExec);
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
 Result<gid_t> lookup_group(const std::string& name) {
   if (all_digits(name)) return static_cast<gid_t>(std::stoul(name));

@@ -91,9 +91,8 @@ Result<Programs> find_programs(const SearchRoots& roots) {
   auto router = find_program("PORTAL_ROUTER_BIN", build.empty() ? "" : build + "/router/portal-router",
                              roots.libexec_dir + "/portal-router");
   if (!router) return make_error(404, "portal-router: " + router.error().message);
-  auto worker =
-      find_program("PORTAL_WORKER_BIN", build.empty() ? "" : build + "/modsdk/worker/portal-worker",
-                   roots.libexec_dir + "/portal-worker");
+  auto worker = find_program("PORTAL_WORKER_BIN", build.empty() ? "" : build + "/modsdk/worker/portal-worker",
+                             roots.libexec_dir + "/portal-worker");
   if (!worker) return make_error(404, "portal-worker: " + worker.error().message);
   return Programs{*router, *worker};
 }

@@ -83,9 +83,8 @@ const IniEntry* MergedSection::get(std::string_view key) const {
 
 bool valid_module_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }
 
 Result<ModuleSources> collect_module_sources(const Ini& main, const std::string& data_dir,

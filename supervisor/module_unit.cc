@@ -45,9 +45,7 @@ ModuleUnit::~ModuleUnit() = default;
 
 pid_t ModuleUnit::pid() const { return inc_ ? inc_->child->pid() : 0; }
 
-bool ModuleUnit::settled() const {
-  return state_ != ModuleState::starting && state_ != ModuleState::restarting;
-}
+bool ModuleUnit::settled() const { return state_ != ModuleState::starting && state_ != ModuleState::restarting; }
 
 pb::ModuleStatus ModuleUnit::status() const {
   pb::ModuleStatus s;
@@ -196,8 +194,8 @@ void ModuleUnit::on_exit(ExitStatus st) {
     send_gone(inc->generation);
     return finish_stop();
   }
-  log::warn(kTopic, "module " + settings_.name + ": pid " + std::to_string(inc->child->pid()) + " exited: " +
-                        last_exit_);
+  log::warn(kTopic,
+            "module " + settings_.name + ": pid " + std::to_string(inc->child->pid()) + " exited: " + last_exit_);
   apply(policy_.exited(st.kind(), Clock::now()), inc->generation);
 }
 

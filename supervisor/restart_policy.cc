@@ -22,8 +22,7 @@ std::chrono::milliseconds RestartPolicy::backoff() const {
 }
 
 Decision RestartPolicy::exited(ExitKind kind, Clock::time_point now) {
-  if (kind == ExitKind::fatal_config && can_park_)
-    return {Verdict::fail, {}, "fatal configuration"};
+  if (kind == ExitKind::fatal_config && can_park_) return {Verdict::fail, {}, "fatal configuration"};
   if (!wants_restart(kind)) {
     if (kind == ExitKind::clean) return {Verdict::stop, {}, {}};
     return {Verdict::fail, {}, "restart = never"};

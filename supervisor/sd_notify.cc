@@ -37,9 +37,7 @@ Status SdNotifier::notify(std::string_view state) const {
   return {};
 }
 
-Status SdNotifier::ready(std::string_view status) const {
-  return notify("READY=1\nSTATUS=" + std::string(status));
-}
+Status SdNotifier::ready(std::string_view status) const { return notify("READY=1\nSTATUS=" + std::string(status)); }
 
 Status SdNotifier::status(std::string_view status) const { return notify("STATUS=" + std::string(status)); }
 
@@ -49,7 +47,8 @@ Status SdNotifier::reloading() const {
   // Type=notify-reload wants the monotonic time of the reload request.
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  auto usec = static_cast<unsigned long long>(ts.tv_sec) * 1000000ull + static_cast<unsigned long long>(ts.tv_nsec) / 1000;
+  auto usec =
+      static_cast<unsigned long long>(ts.tv_sec) * 1000000ull + static_cast<unsigned long long>(ts.tv_nsec) / 1000;
   return notify("RELOADING=1\nSTATUS=Reloading configuration\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

@@ -22,8 +22,8 @@ namespace {
 constexpr std::uint32_t kMaxTimeoutMs = 24u * 3600 * 1000;
 
 Error value_error(const IniEntry& e, const std::string& what) {
-  return make_error(400, e.file + ":" + std::to_string(e.line) + ": [" + e.section + "] " + e.key + ": " +
-                             what + ", got '" + e.value + "'");
+  return make_error(400, e.file + ":" + std::to_string(e.line) + ": [" + e.section + "] " + e.key + ": " + what +
+                             ", got '" + e.value + "'");
 }
 
 const IniEntry* last_entry(const Ini& ini, std::string_view section, std::string_view key) {
@@ -126,8 +126,7 @@ Result<CoreSettings> parse_core(const Ini& ini, const std::string& file) {
 Status parse_hardening(const MergedSection& m, Hardening& h) {
   if (const IniEntry* e = m.get("run_as")) {
     auto colon = e->value.find(':');
-    if (e->value.empty() || colon == 0 || colon + 1 == e->value.size())
-      return value_error(*e, "expected user[:group]");
+    if (e->value.empty() || colon == 0 || colon + 1 == e->value.size()) return value_error(*e, "expected user[:group]");
     h.run_as = e->value;
   }
   if (const IniEntry* e = m.get("no_new_privs"); e && !config::parse_bool(e->value, h.no_new_privs))
@@ -150,10 +149,10 @@ Status parse_module_keys(const MergedSection& m, ModuleSettings& s) {
   if (!(st = read_enum(m.get("isolation"), {{"process", Isolation::process}, {"inprocess", Isolation::inprocess}},
                        s.isolation)))
     return st;
-  if (!(st = read_enum(m.get("restart"),
-                       {{"on-failure", RestartMode::on_failure}, {"always", RestartMode::always},
-                        {"never", RestartMode::never}},
-                       s.restart)))
+  if (!(st = read_enum(
+            m.get("restart"),
+            {{"on-failure", RestartMode::on_failure}, {"always", RestartMode::always}, {"never", RestartMode::never}},
+            s.restart)))
     return st;
   if (!(st = read_enum(m.get("transport"), {{"ring", Transport::ring}, {"uds", Transport::uds}}, s.transport)))
     return st;
@@ -228,9 +227,12 @@ bool parse_bytes(std::string_view text, std::uint64_t& out) {
   std::uint64_t mult = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 'k': case 'K': mult = 1ull << 10; break;
-      case 'm': case 'M': mult = 1ull << 20; break;
-      case 'g': case 'G': mult = 1ull << 30; break;
+      case 'k':
+      case 'K': mult = 1ull << 10; break;
+      case 'm':
+      case 'M': mult = 1ull << 20; break;
+      case 'g':
+      case 'G': mult = 1ull << 30; break;
       default: break;
     }
     if (mult != 1) text.remove_suffix(1);

@@ -41,8 +41,8 @@ struct ModuleSettings {
   std::uint32_t ring_bytes = 1u << 20;
   std::uint32_t busy_poll_us = 0;
   Hardening hardening;
-  std::string library;        // resolved path; empty when not found
-  std::string library_error;  // why `library` is empty (names the paths tried)
+  std::string library;                        // resolved path; empty when not found
+  std::string library_error;                  // why `library` is empty (names the paths tried)
   std::map<std::string, std::string> values;  // merged settings, keys without section
 
   bool operator==(const ModuleSettings&) const = default;
@@ -66,7 +66,7 @@ struct CoreSettings {
 
 struct Settings {
   CoreSettings core;
-  std::vector<ModuleSettings> modules;  // in start order
+  std::vector<ModuleSettings> modules;      // in start order
   std::map<std::string, std::string> flat;  // "section.key" -> value, for Control.configure
   std::vector<std::string> warnings;        // for the caller to log
 
@@ -76,8 +76,8 @@ struct Settings {
 // Where binaries and module libraries are looked for (portal_build_config.h + /proc/self/exe;
 // tests pass their own).
 struct SearchRoots {
-  std::string build_root;  // non-empty when portald runs from the build tree
-  std::string module_dir;  // installed modules
+  std::string build_root;   // non-empty when portald runs from the build tree
+  std::string module_dir;   // installed modules
   std::string libexec_dir;  // installed portal-router / portal-worker
 };
 

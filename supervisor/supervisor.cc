@@ -104,7 +104,8 @@ void Supervisor::begin_shutdown() {
   c.mutable_shutdown()->set_drain_ms(settings_.core.drain_ms);
   send_control(c);
   stops_pending_ = units_.size();
-  for (auto& u : units_) u->stop([this] {
+  for (auto& u : units_)
+    u->stop([this] {
       --stops_pending_;
       maybe_finish_shutdown();
     });

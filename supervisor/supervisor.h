@@ -27,8 +27,8 @@ inline constexpr int kExitRouterFatal = kExitFatalConfig;
 
 class Supervisor final : public UnitHost {
  public:
-  Supervisor(boost::asio::io_context& io, Settings settings, Programs programs, SearchRoots roots,
-             SdNotifier notifier, bool force_debug);
+  Supervisor(boost::asio::io_context& io, Settings settings, Programs programs, SearchRoots roots, SdNotifier notifier,
+             bool force_debug);
   ~Supervisor() override;
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;

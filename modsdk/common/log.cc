@@ -106,11 +106,19 @@ void write(LogLevel l, std::string_view topic, std::string_view text) {
     std::snprintf(lv, sizeof lv, "[%-5s] ", level_name(l));
     line += lv;
   }
-  char tp[80];
-  std::snprintf(tp, sizeof tp, "[%-12.*s] ", static_cast<int>(std::min<std::size_t>(topic.size(), 64)), topic.data());
-  line += tp;
-  // One record per line: a newline inside the text must not forge a second log line.
-  for (char c : text) line += (c == '\n' || c == '\r') ? ' ' : c;
+  // One record per line, and nothing a terminal would interpret: a newline inside the text
+  // must not forge a second log line, an escape sequence must not rewrite the screen.
+  auto clean = [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n' || c == '\r' || c == '\t') return ' ';
+    return (u < 0x20 || u == 0x7f) ? '?' : c;
+  };
+  line += '[';
+  std::size_t shown = std::min<std::size_t>(topic.size(), 64);
+  for (std::size_t i = 0; i < shown; ++i) line += clean(topic[i]);
+  if (shown < 12) line.append(12 - shown, ' ');
+  line += "] ";
+  for (char c : text) line += clean(c);
   if (sink == Sink::terminal) line += "\033[0m";
   line += '\n';
   std::lock_guard lock(mu);

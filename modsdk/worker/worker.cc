@@ -2,9 +2,11 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,9 +20,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr unsigned kMaxExtraThreads = 64;  // threads started while others wait in send()
-
-// Set on the pool's threads: only they may read the endpoint while waiting in send().
-thread_local bool t_pool_thread = false;
+constexpr std::uint32_t kBellEvent = 0;
+constexpr std::uint32_t kPokeEvent = 1;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -28,12 +29,31 @@ inline void cpu_relax() {
 #endif
 }
 
+template <class T>
+void erase_one(std::vector<T*>& v, T* p) {
+  auto it = std::find(v.begin(), v.end(), p);
+  if (it != v.end()) v.erase(it);
+}
+
+}  // namespace
+
+struct Worker::Sleeper {
+  const Worker* owner = nullptr;
+  ipc::UniqueFd epoll;
+  ipc::UniqueFd poke;  // eventfd: a hand-off, stop, or (in wait()) a completed call
+  bool rung = false;   // woke on the doorbell: drain it at the next turn
+};
+
+namespace {
+
+// The pool thread running on this thread, if any (only they take turns while waiting).
+thread_local void* t_sleeper = nullptr;
+
 }  // namespace
 
 Worker::Worker(std::unique_ptr<ipc::Endpoint> endpoint, WorkerOptions options)
     : ep_(std::move(endpoint)), opts_(std::move(options)), topic_("worker." + opts_.module) {
   if (opts_.threads == 0) opts_.threads = 1;
-  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
 Worker::~Worker() {
@@ -56,9 +76,8 @@ void Worker::spawn_thread_locked() {
 
 bool Worker::stop(std::chrono::milliseconds grace) {
   std::unique_lock lock(mu_);
-  stopping_ = true;
-  cv_.notify_all();
-  if (stop_fd_) ipc::Doorbell::ring(stop_fd_.get());
+  stopping_.store(true);
+  for (Sleeper* s : idle_) ipc::Doorbell::ring(s->poke.get());
   bool ended = exited_cv_.wait_for(lock, grace, [this] { return running_ == 0; });
   if (!ended) return false;
   std::vector<std::thread> threads = std::move(threads_);
@@ -71,44 +90,48 @@ bool Worker::stop(std::chrono::milliseconds grace) {
 // --- handler threads --------------------------------------------------------------------------
 
 void Worker::thread_main() {
-  t_pool_thread = true;
+  Sleeper self;
+  self.owner = this;
+  self.epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  self.poke.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!self.epoll || !self.poke) protocol_error(std::string("cannot create a handler thread: ") + std::strerror(errno));
+  epoll_event bell{EPOLLIN | EPOLLEXCLUSIVE, {.u32 = kBellEvent}};
+  if (::epoll_ctl(self.epoll.get(), EPOLL_CTL_ADD, ep_->wait_fd(), &bell) != 0) {
+    bell.events = EPOLLIN;  // a kernel without EPOLLEXCLUSIVE: every idle thread wakes
+    ::epoll_ctl(self.epoll.get(), EPOLL_CTL_ADD, ep_->wait_fd(), &bell);
+  }
+  epoll_event poke{EPOLLIN, {.u32 = kPokeEvent}};
+  ::epoll_ctl(self.epoll.get(), EPOLL_CTL_ADD, self.poke.get(), &poke);
+  t_sleeper = &self;
+
   pb::Envelope env;  // reused: parsing into it keeps its buffers
   for (;;) {
-    std::unique_ptr<pb::Envelope> job;
-    {
-      std::unique_lock lock(mu_);
-      ++idle_;
-      cv_.wait(lock, [this] { return !handoff_.empty() || stopping_ || !reader_busy_; });
-      --idle_;
-      if (!handoff_.empty()) {
-        job = std::move(handoff_.front());
-        handoff_.pop_front();
-        if (!reader_busy_) cv_.notify_one();  // the free reader role goes to someone else
-      } else if (stopping_) {
-        break;
-      } else {
-        reader_busy_ = true;
+    if (!self.rung && handoff_size_.load() > 0) {
+      if (std::unique_ptr<pb::Envelope> job = take_handoff()) {
+        dispatch(*job);
+        continue;
       }
     }
-    if (job) {
-      dispatch(*job);
-      continue;
-    }
-    Read r = read_one(env, std::nullopt);
-    release_reader();
-    if (r == Read::record) dispatch(env);
+    Turn t = take_turn(self, env, std::nullopt);
+    if (t == Turn::record) dispatch(env);
+    if (t == Turn::stopped) break;
   }
+  while (std::unique_ptr<pb::Envelope> job = take_handoff()) dispatch(*job);  // accepted already
+  t_sleeper = nullptr;
   std::lock_guard lock(mu_);
+  erase_one(idle_, &self);
+  idle_count_.store(idle_.size());
   --running_;
   exited_cv_.notify_all();
 }
 
-void Worker::release_reader() {
-  {
-    std::lock_guard lock(mu_);
-    reader_busy_ = false;
-  }
-  cv_.notify_one();
+std::unique_ptr<pb::Envelope> Worker::take_handoff() {
+  std::lock_guard lock(mu_);
+  if (handoff_.empty()) return nullptr;
+  std::unique_ptr<pb::Envelope> job = std::move(handoff_.front());
+  handoff_.pop_front();
+  handoff_size_.store(handoff_.size());
+  return job;
 }
 
 void Worker::dispatch(const pb::Envelope& env) {
@@ -120,10 +143,9 @@ void Worker::dispatch(const pb::Envelope& env) {
     case pb::Envelope::kAttach:
     case pb::Envelope::kConfig:
       runtime_->handle(env);
-      // A thread waiting in send() may be waiting for exactly this.
-      if (waiting_.load() > 0) {
+      if (waiter_count_.load() > 0) {  // a thread in send() may be waiting for exactly this
         std::lock_guard lock(mu_);
-        cv_.notify_all();
+        for (Sleeper* w : waiters_) ipc::Doorbell::ring(w->poke.get());
       }
       return;
     case pb::Envelope::kDrain:
@@ -135,11 +157,18 @@ void Worker::dispatch(const pb::Envelope& env) {
   }
 }
 
-// --- reading ------------------------------------------------------------------------------------
+// --- turns at the endpoint ------------------------------------------------------------------------
 
-Worker::Read Worker::read_one(pb::Envelope& env, Deadline deadline) {
+// Takes the reader role and pops one record, or arms the doorbell and sleeps.
+Worker::Turn Worker::take_turn(Sleeper& self, pb::Envelope& env, Deadline deadline) {
+  std::unique_lock role(reader_mu_);
+  if (self.rung) {
+    ep_->woke();
+    self.rung = false;
+  }
   Clock::time_point spin_until{};
   for (;;) {
+    if (!deadline && stopping_.load()) return Turn::stopped;  // records left: the router fails them
     std::span<const std::byte> rec;
     std::string why;
     ipc::ReadStatus st = ep_->receive(rec, &why);
@@ -148,13 +177,18 @@ Worker::Read Worker::read_one(pb::Envelope& env, Deadline deadline) {
       bool ok = env.ParseFromArray(rec.data(), static_cast<int>(rec.size()));
       ep_->release();
       if (!ok) protocol_error("unparsable envelope from the router");
-      return Read::record;
+      // While this thread runs the handler, a new record must wake an idle thread: arm the
+      // doorbell, or poke one if more is there already. With nobody idle, leave it: this
+      // thread comes back, and the router saves its doorbell writes under load.
+      bool more = idle_count_.load() > 0 && !ep_->prepare_sleep();
+      role.unlock();
+      if (more) {
+        std::lock_guard lock(mu_);
+        poke_idle_locked();
+      }
+      return Turn::record;
     }
-    if (!deadline) {
-      if (stopping_.load()) return Read::stopped;
-    } else if (Clock::now() >= *deadline) {
-      return Read::timed_out;
-    }
+    if (deadline && Clock::now() >= *deadline) return Turn::timed_out;
     if (backlog_.load()) flush_writes();
     if (opts_.busy_poll.count() > 0) {
       Clock::time_point now = Clock::now();
@@ -164,57 +198,77 @@ Worker::Read Worker::read_one(pb::Envelope& env, Deadline deadline) {
         continue;
       }
     }
-    if (!sleep_until_ready(deadline)) return Read::timed_out;
-    spin_until = {};
+    if (!ep_->prepare_sleep()) continue;
+    role.unlock();
+    return sleep(self, deadline) ? Turn::slept : Turn::timed_out;
   }
 }
 
-// Sleeps on the doorbell (and the stop fd) until woken; false when the deadline passed.
-bool Worker::sleep_until_ready(Deadline deadline) {
-  if (!ep_->prepare_sleep()) return true;
+// Sleeps until the doorbell rings, a poke, or the deadline; false when the deadline passed.
+bool Worker::sleep(Sleeper& self, Deadline deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (!deadline) {
+      if (stopping_.load() || !handoff_.empty()) return true;  // something to do: no sleep
+      idle_.push_back(&self);
+      idle_count_.store(idle_.size());
+    }
+  }
   int timeout_ms = -1;
   if (deadline) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
     timeout_ms = static_cast<int>(std::max<long long>(0, left));
   }
-  pollfd fds[2];
-  short events = POLLIN;
-  if (opts_.stream_transport && backlog_.load()) events |= POLLOUT;
-  fds[0] = {ep_->wait_fd(), events, 0};
-  // Waiters in send() ignore the stop fd (it stays readable): they still need their answer.
-  fds[1] = {stop_fd_.get(), POLLIN, 0};
+  bool bell = false, poked = false;
   int n;
-  do {
-    n = ::poll(fds, deadline ? 1 : 2, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  ep_->woke();
-  if (n < 0) protocol_error(std::string("poll: ") + std::strerror(errno));
+  if (opts_.stream_transport && backlog_.load()) {
+    // The socket must also wake us when it can take our queued writes.
+    pollfd fds[2] = {{ep_->wait_fd(), POLLIN | POLLOUT, 0}, {self.poke.get(), POLLIN, 0}};
+    do n = ::poll(fds, 2, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    bell = n > 0 && fds[0].revents;
+    poked = n > 0 && fds[1].revents;
+  } else {
+    epoll_event evs[2];
+    do n = ::epoll_wait(self.epoll.get(), evs, 2, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; ++i) (evs[i].data.u32 == kBellEvent ? bell : poked) = true;
+  }
+  if (n < 0) protocol_error(std::string("epoll_wait: ") + std::strerror(errno));
+  if (!deadline) {
+    std::lock_guard lock(mu_);
+    erase_one(idle_, &self);
+    idle_count_.store(idle_.size());
+  }
+  if (poked) ipc::Doorbell::drain(self.poke.get());
+  self.rung = self.rung || bell;
   return n > 0 || !deadline;
+}
+
+void Worker::poke_idle_locked() {
+  if (idle_.empty()) return;
+  Sleeper* s = idle_.back();  // the most recently idle: its cache is the warmest
+  idle_.pop_back();
+  idle_count_.store(idle_.size());
+  ipc::Doorbell::ring(s->poke.get());
 }
 
 // --- waiting in send() ----------------------------------------------------------------------------
 
 bool Worker::wait(const std::function<bool()>& done, Clock::time_point deadline) {
-  if (!t_pool_thread) return false;  // module-owned threads: the runtime waits on its own
-  pb::Envelope env;
-  std::unique_lock lock(mu_);
-  waiting_.fetch_add(1);
-  while (!done() && Clock::now() < deadline) {
-    if (reader_busy_) {
-      cv_.wait_until(lock, deadline, [&] { return done() || !reader_busy_; });
-      continue;
-    }
-    reader_busy_ = true;
-    lock.unlock();
-    Read r = read_one(env, deadline);
-    release_reader();
-    if (r == Read::record) dispatch_while_waiting(env);
-    lock.lock();
+  auto* self = static_cast<Sleeper*>(t_sleeper);
+  if (!self || self->owner != this) return false;  // module-owned threads: the runtime waits
+  {
+    std::lock_guard lock(mu_);
+    waiters_.push_back(self);
+    waiter_count_.store(waiters_.size());
   }
-  waiting_.fetch_sub(1);
-  bool role_free = !reader_busy_;
-  lock.unlock();
-  if (role_free) cv_.notify_one();  // pass on a wake-up this waiter may have taken
+  pb::Envelope env;
+  while (!done() && Clock::now() < deadline)
+    if (take_turn(*self, env, deadline) == Turn::record) dispatch_while_waiting(env);
+  std::lock_guard lock(mu_);
+  erase_one(waiters_, self);
+  waiter_count_.store(waiters_.size());
   return true;
 }
 
@@ -226,8 +280,11 @@ void Worker::dispatch_while_waiting(pb::Envelope& env) {
   // Requests and config changes run module code: never nested in this handler's stack.
   std::lock_guard lock(mu_);
   handoff_.push_back(std::make_unique<pb::Envelope>(std::move(env)));
-  if (idle_ == 0 && threads_.size() < opts_.threads + kMaxExtraThreads) spawn_thread_locked();
-  cv_.notify_all();
+  handoff_size_.store(handoff_.size());
+  if (!idle_.empty())
+    poke_idle_locked();
+  else if (threads_.size() < opts_.threads + kMaxExtraThreads)
+    spawn_thread_locked();
 }
 
 // --- writing ----------------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Worker final : public host::Uplink {
   std::atomic<bool> stopping_{false};  // written under mu_
   std::vector<Sleeper*> idle_;         // pool threads asleep (or about to be)
   std::vector<Sleeper*> waiters_;      // threads inside wait()
+  std::atomic<std::size_t> idle_count_{0};    // their sizes, for reads without mu_
+  std::atomic<std::size_t> waiter_count_{0};
   std::deque<std::unique_ptr<pb::Envelope>> handoff_;
   std::atomic<std::size_t> handoff_size_{0};
   std::vector<std::thread> threads_;

@@ -104,6 +104,11 @@ TEST(Log, JournalLineSanitizedToo) {
   EXPECT_EQ(out, "<6>[core        ] a <3>forged\n");
 }
 
+TEST(Log, TopicAndTerminalControlBytesCannotForgeOrRewriteLines) {
+  std::string out = capture(Sink::journal, [] { info("mod.x\n<3>[core", "esc\x1b[2Jend\x07"); });
+  EXPECT_EQ(out, "<6>[mod.x <3>[core] esc?[2Jend?\n");
+}
+
 TEST(Log, LevelFilter) {
   std::string out = capture(Sink::journal, [] {
     set_level(LogLevel::warn);

@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <cstring>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 #include "supervisor/child.h"
 #include "supervisor/exec.h"

@@ -120,8 +120,7 @@ void handle(const Control& m, std::vector<portal::ipc::UniqueFd>& fds) {
       return fake_log("router result id=" + std::to_string(m.action_result().id()) +
                       " status=" + std::to_string(m.action_result().status()) + " text=[" + text + "]");
     }
-    case Control::kShutdown:
-      return fake_log("router shutdown drain=" + std::to_string(m.shutdown().drain_ms()));
+    case Control::kShutdown: return fake_log("router shutdown drain=" + std::to_string(m.shutdown().drain_ms()));
     default: return fake_log("router unexpected " + std::to_string(m.kind_case()));
   }
 }

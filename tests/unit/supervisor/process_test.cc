@@ -41,7 +41,8 @@ class NotifySocket {
   // Everything received so far, datagrams separated by "|".
   const std::string& received() {
     char buf[4096];
-    for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) text_ += std::string(buf, static_cast<std::size_t>(n)) + "|";
+    for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;)
+      text_ += std::string(buf, static_cast<std::size_t>(n)) + "|";
     return text_;
   }
   bool wait_for(const std::string& what, milliseconds timeout = milliseconds(10000)) {

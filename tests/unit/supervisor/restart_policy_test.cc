@@ -40,7 +40,7 @@ TEST(RestartPolicy, BackoffDoublesFrom100ms) {
     delays.push_back(d.delay);
     c.advance(d.delay);
   }
-  std::vector<milliseconds> want{milliseconds(0), milliseconds(100), milliseconds(200),
+  std::vector<milliseconds> want{milliseconds(0),   milliseconds(100), milliseconds(200),
                                  milliseconds(400), milliseconds(800), milliseconds(1600)};
   EXPECT_EQ(delays, want);
 }

@@ -164,7 +164,7 @@ TEST_F(SettingsTest, FilePresenceLoadsUnlessDisabled) {
   for (const char* n : {"a", "b", "c", "d", "e"}) add_library(n);
   dir.write("modules/core/mod_d.conf", "enabled = true\n");
   dir.write("modules/core/mod_c.conf", "x = 1\n");
-  dir.write("modules/mod_a.conf", "x = 1\n");      // already loaded explicitly
+  dir.write("modules/mod_a.conf", "x = 1\n");  // already loaded explicitly
   dir.write("modules/mod_b.conf", "enabled = false\n");
   dir.write("modules/mod_e.conf", "enabled = yes\n");
   Settings s = load_ok("[core]\nmodules_dir = mods\n[modules]\nload = a\nload = a\n");

@@ -162,6 +162,32 @@ TEST(Worker, NestedCallWithOneThreadNeitherDeadlocksNorNests) {
   EXPECT_EQ(resp->response().body(), "Hello from Portal!\n");
 }
 
+// Many handlers waiting in send() at once: answers reach the right callers, requests that
+// arrive meanwhile are run by threads started on demand.
+TEST(Worker, ManyConcurrentNestedCalls) {
+  WorkerProcess w({.module = "crashy", .threads = 2});
+  expect_hello(w, "crashy");
+  constexpr int kCalls = 200;
+  for (int i = 1; i <= kCalls; ++i)
+    w.send(request(i, "/crashy/functions/call", "n" + std::to_string(i), {{"path", "/elsewhere"}}));
+  int answered = 0;
+  while (answered < kCalls) {
+    auto env = w.receive(10s);
+    ASSERT_TRUE(env) << "stalled after " << answered << " answers";
+    if (env->has_request()) {  // an outgoing call: answer it with its own body
+      pb::Envelope answer;
+      answer.mutable_response()->set_id(env->request().id());
+      answer.mutable_response()->set_status(200);
+      answer.mutable_response()->set_body("re:" + env->request().body());
+      w.send(answer);
+    } else if (env->has_response()) {
+      ASSERT_EQ(env->response().status(), 200u);
+      ASSERT_EQ(env->response().body(), "re:n" + std::to_string(env->response().id()));
+      ++answered;
+    }
+  }
+}
+
 TEST(Worker, OutgoingCallTimesOutWith504) {
   WorkerProcess w({.module = "crashy", .call_timeout_ms = 50});
   expect_hello(w, "crashy");
@@ -207,6 +233,24 @@ TEST(Worker, Echoes64MiBThroughASmallRing) {
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->response().status(), 200u);
   EXPECT_TRUE(resp->response().body() == body);
+}
+
+// While one thread runs a slow handler, the idle one wakes for the next request.
+TEST(Worker, SlowHandlerDoesNotHoldUpTheOtherThread) {
+  WorkerProcess w({.module = "crashy", .threads = 2});
+  expect_hello(w, "crashy");
+  for (int round = 0; round < 3; ++round) {
+    std::uint64_t slow = 10 + round * 2, fast = slow + 1;
+    w.send(request(slow, "/crashy/functions/hang", "", {{"ms", "300"}}));
+    std::this_thread::sleep_for(20ms);  // the slow one is running
+    auto t0 = std::chrono::steady_clock::now();
+    w.send(request(fast, "/crashy/functions/echo", "quick"));
+    auto first = w.receive_until([](const pb::Envelope& e) { return e.has_response(); });
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->response().id(), fast);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 200ms);
+    ASSERT_TRUE(w.receive_until([slow](const pb::Envelope& e) { return is_response(e, slow); }));
+  }
 }
 
 TEST(Worker, ManyPipelinedRequestsOnFourThreads) {
