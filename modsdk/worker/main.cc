@@ -89,6 +89,43 @@ host::RuntimeOptions runtime_options(const pb::WorkerBootstrap& boot, const Modu
   return o;
 }
 
+worker::WorkerOptions worker_options(const pb::WorkerBootstrap& boot) {
+  worker::WorkerOptions o;
+  o.threads = std::max(1u, boot.threads());
+  o.busy_poll = std::chrono::microseconds(boot.busy_poll_us());
+  o.stream_transport = boot.transport() == "uds";
+  o.module = boot.module();
+  return o;
+}
+
+// Serves until SIGTERM/SIGINT or Drain, then stops in order: handler threads (bounded),
+// the module (unload, paths, timers), the last writes.
+int serve(worker::Worker& worker, host::ModuleRuntime& runtime) {
+  std::atomic<std::uint32_t> drain_ms{0};
+  pthread_t main_thread = ::pthread_self();
+  worker.on_drain([&drain_ms, main_thread](std::uint32_t deadline_ms) {
+    drain_ms.store(deadline_ms ? deadline_ms : static_cast<std::uint32_t>(kDefaultGrace.count()));
+    ::pthread_kill(main_thread, SIGTERM);
+  });
+  worker.send(runtime.hello(::getpid()));
+  worker.start();
+
+  sigset_t set = stop_signals();
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  std::chrono::milliseconds grace = drain_ms.load() ? std::chrono::milliseconds(drain_ms.load()) : kDefaultGrace;
+  log::info(g_topic, std::string("stopping (") + (drain_ms.load() ? "drain" : ::strsignal(sig)) + ")");
+  if (!worker.stop(grace)) {
+    log::warn(g_topic, "handlers still running after " + std::to_string(grace.count()) + " ms; exiting without unload");
+    worker.flush(std::chrono::milliseconds(100));
+    std::_Exit(0);
+  }
+  runtime.stop();
+  worker.flush(std::chrono::milliseconds(1000));
+  return 0;
+}
+
 int run(const pb::WorkerBootstrap& boot) {
   auto lib = host::ModuleLibrary::open(boot.library());
   if (!lib) {
@@ -105,46 +142,18 @@ int run(const pb::WorkerBootstrap& boot) {
     log::error(g_topic, endpoint.error().message);
     return kExitLoadFailed;
   }
-  worker::WorkerOptions wo;
-  wo.threads = std::max(1u, boot.threads());
-  wo.busy_poll = std::chrono::microseconds(boot.busy_poll_us());
-  wo.stream_transport = boot.transport() == "uds";
-  wo.module = boot.module();
-  worker::Worker worker(std::move(*endpoint), wo);
+  // Destroyed in reverse: the runtime (and its event loop) before the uplink and the library.
+  worker::Worker worker(std::move(*endpoint), worker_options(boot));
   host::ModuleRuntime runtime(runtime_options(boot, info), worker);
   worker.set_runtime(runtime);
-
-  std::atomic<std::uint32_t> drain_ms{0};
-  pthread_t main_thread = ::pthread_self();
-  worker.on_drain([&drain_ms, main_thread](std::uint32_t deadline_ms) {
-    drain_ms.store(deadline_ms ? deadline_ms : static_cast<std::uint32_t>(kDefaultGrace.count()));
-    ::pthread_kill(main_thread, SIGTERM);
-  });
-
   if (Status s = runtime.start((*lib)->create()); !s) {
     log::error(g_topic, "module " + boot.module() + " failed to load: " + s.error().message);
     return s.error().code == kFatalConfig ? kExitFatalConfig : kExitLoadFailed;
   }
-  worker.send(runtime.hello(::getpid()));
-  worker.start();
-  log::info(g_topic, "module " + boot.module() + " " + info.version + " running (pid " +
-                        std::to_string(::getpid()) + ", generation " + std::to_string(boot.generation()) + ", " +
-                        std::to_string(wo.threads) + " threads)");
-
-  sigset_t set = stop_signals();
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
-  }
-  std::chrono::milliseconds grace = drain_ms.load() ? std::chrono::milliseconds(drain_ms.load()) : kDefaultGrace;
-  log::info(g_topic, std::string("stopping (") + (drain_ms.load() ? "drain" : ::strsignal(sig)) + ")");
-  if (!worker.stop(grace)) {
-    log::warn(g_topic, "handlers still running after " + std::to_string(grace.count()) + " ms; exiting without unload");
-    worker.flush(std::chrono::milliseconds(100));
-    std::_Exit(0);
-  }
-  runtime.stop();
-  worker.flush(std::chrono::milliseconds(1000));
-  return 0;
+  log::info(g_topic, "module " + boot.module() + " " + info.version + " running (pid " + std::to_string(::getpid()) +
+                         ", generation " + std::to_string(boot.generation()) + ", " +
+                         std::to_string(std::max(1u, boot.threads())) + " threads)");
+  return serve(worker, runtime);
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -21,19 +23,31 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The channel memfd of a module's current incarnation, through portald's own copy of it
+// (named portal-<instance>-<module>-g<generation>).
+int open_channel(pid_t portald, const std::string& module, std::uint64_t generation) {
+  std::string want = "/memfd:portal-itest-" + module + "-g" + std::to_string(generation) + " (deleted)";
+  std::string dir = "/proc/" + std::to_string(portald) + "/fd/";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.string() == want) return ::open(e.path().c_str(), O_RDWR);
+  }
+  return -1;
+}
+
 // Writes a record with an impossible length into the worker->router ring of a running
-// worker (through /proc/<pid>/fd/4, the channel memfd) and rings the router's doorbell
-// (fd 6): what a worker gone mad would do.
-void corrupt_worker_ring(int worker_pid) {
-  std::string base = "/proc/" + std::to_string(worker_pid) + "/fd/";
-  int fd = ::open((base + "4").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << std::strerror(errno);
+// worker and rings the router's doorbell (the worker's fd 6): what a worker gone mad would do.
+void corrupt_worker_ring(pid_t portald, int worker_pid, std::uint64_t generation) {
+  int fd = open_channel(portald, "crashy", generation);
+  ASSERT_GE(fd, 0) << "channel memfd of crashy not found";
   struct stat st;
   ASSERT_EQ(::fstat(fd, &st), 0);
   void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ASSERT_NE(p, MAP_FAILED);
   auto* h = static_cast<ipc::ChannelHeader*>(p);
   ASSERT_EQ(h->magic, ipc::kChannelMagic);
+  ASSERT_EQ(h->generation, generation);
   std::byte* ring = static_cast<std::byte*>(p) + ipc::kChannelHeaderBytes + h->ring_bytes;
   std::uint64_t tail = h->to_router.tail.load();
   ipc::RecordHeader bad{0x7fffffff, static_cast<std::uint16_t>(ipc::RecordKind::data), 0, 0};
@@ -41,8 +55,12 @@ void corrupt_worker_ring(int worker_pid) {
   h->to_router.tail.store(tail + 64);
   ::munmap(p, static_cast<std::size_t>(st.st_size));
   ::close(fd);
-  int bell = ::open((base + "6").c_str(), O_RDWR);
-  ASSERT_GE(bell, 0);
+  // An eventfd cannot be reopened through /proc: take a duplicate with pidfd_getfd.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, worker_pid, 0));
+  ASSERT_GE(pidfd, 0) << std::strerror(errno);
+  int bell = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, 6, 0));
+  ::close(pidfd);
+  ASSERT_GE(bell, 0) << "pidfd_getfd: " << std::strerror(errno);
   std::uint64_t one = 1;
   ASSERT_EQ(::write(bell, &one, sizeof one), 8);
   ::close(bell);
@@ -53,7 +71,8 @@ TEST(Robustness, CorruptRingRecordRestartsTheWorkerNotTheRouter) {
   ASSERT_TRUE(inst.start()) << inst.log();
   pid_t router = inst.router_pid();
   int pid = inst.module_pid("crashy");
-  corrupt_worker_ring(pid);
+  auto gen = inst.module("crashy")["generation"].get<std::uint64_t>();
+  corrupt_worker_ring(inst.portald_pid(), pid, gen);
   ASSERT_TRUE(inst.wait_module("crashy", [&](const nlohmann::json& m) {
     return m.value("ready", false) && m.value("pid", -1) != pid;
   })) << inst.log();

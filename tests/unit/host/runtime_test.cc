@@ -196,6 +196,13 @@ TEST_F(RuntimeTest, CallTimeoutCapsTheMessageTimeout) {
   EXPECT_EQ(rt_->send(std::move(m)).status, 504);
 }
 
+TEST_F(RuntimeTest, SyncSendFromTheEventLoopFailsAtOnce) {
+  start({});
+  std::promise<int> got;
+  rt_->add_timer(1ms, [&] { got.set_value(rt_->send(make_message(Method::get, "/x")).status); }, false);
+  EXPECT_EQ(got.get_future().get(), 500);
+}
+
 TEST_F(RuntimeTest, AttachFailsPendingCallsAndResendsHello) {
   start({"/t/a"});
   auto pending = std::async(std::launch::async, [&] { return rt_->send(make_message(Method::get, "/x")); });

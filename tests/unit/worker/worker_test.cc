@@ -23,6 +23,29 @@ int exit_code(const std::optional<int>& st) {
   return WIFEXITED(*st) ? WEXITSTATUS(*st) : 1000 + WTERMSIG(*st);
 }
 
+// Runs portal-worker with `args`; returns its exit code and stdout.
+std::pair<int, std::string> run_worker(const std::string& args) {
+  std::string cmd = worker_binary() + " " + args + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST(WorkerCommandLine, VersionHelpAndUsageErrors) {
+  EXPECT_EQ(run_worker("--version"), std::make_pair(0, std::string("portal-worker (Portal) 2.0.0\n")));
+  auto [rc, help] = run_worker("--help");
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(help.find("--bootstrap-fd"), std::string::npos);
+  EXPECT_EQ(run_worker("").first, 2);
+  EXPECT_EQ(run_worker("--bootstrap-fd x").first, 2);
+  EXPECT_EQ(run_worker("--frobnicate").first, 2);
+  // fd 0 is not a bootstrap memfd
+  EXPECT_EQ(run_worker("--bootstrap-fd 0 </dev/null").first, 1);
+}
+
 TEST(Worker, ServesHelloOverTheRingAndStopsOnSigterm) {
   WorkerProcess w({.module = "hello"});
   pb::Envelope hello = expect_hello(w, "hello");
