@@ -2,18 +2,16 @@
 
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
-
 namespace portal::router {
 
-InprocessModule::InprocessModule(boost::asio::io_context& io, std::string name, std::uint64_t generation)
-    : ModuleLink(std::move(name), generation), io_(io), alive_(std::make_shared<bool>(true)) {}
+InprocessModule::InprocessModule(EventLoop& loop, std::string name, std::uint64_t generation)
+    : ModuleLink(std::move(name), generation), loop_(loop), alive_(std::make_shared<bool>(true)) {}
 
-Result<std::unique_ptr<InprocessModule>> InprocessModule::create(boost::asio::io_context& io,
+Result<std::unique_ptr<InprocessModule>> InprocessModule::create(EventLoop& loop,
                                                                  const pb::LoadInprocess& l, EnvelopeSink sink,
                                                                  std::function<void(std::string)> crashed) {
   const pb::ModuleStatus& st = l.status();
-  std::unique_ptr<InprocessModule> m(new InprocessModule(io, st.name(), st.generation()));
+  std::unique_ptr<InprocessModule> m(new InprocessModule(loop, st.name(), st.generation()));
   m->sink_ = std::move(sink);
   m->crashed_ = std::move(crashed);
   auto lib = host::ModuleLibrary::open(l.library());
@@ -31,7 +29,7 @@ Result<std::unique_ptr<InprocessModule>> InprocessModule::create(boost::asio::io
   o.crash_guard = true;
   InprocessModule* self = m.get();
   o.on_crash = [self, alive = m->alive_](const std::string& why) {
-    boost::asio::post(self->io_, [self, alive, why] {
+    self->loop_.post([self, alive, why] {
       if (*alive) self->crashed_(why);
     });
   };
@@ -77,8 +75,9 @@ std::size_t InprocessModule::backlog() const {
 }
 
 void InprocessModule::send(pb::Envelope&& env) {
-  boost::asio::post(io_, [this, alive = alive_, env = std::move(env)]() mutable {
-    if (*alive) sink_(*this, env);
+  auto shared = std::make_shared<pb::Envelope>(std::move(env));
+  loop_.post([this, alive = alive_, shared] {
+    if (*alive) sink_(*this, *shared);
   });
 }
 

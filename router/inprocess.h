@@ -19,7 +19,7 @@ namespace portal::router {
 class InprocessModule final : public ModuleLink, private host::Uplink {
  public:
   // `sink` receives the module's envelopes on the router loop; `crashed` runs there too.
-  static Result<std::unique_ptr<InprocessModule>> create(boost::asio::io_context& io, const pb::LoadInprocess& l,
+  static Result<std::unique_ptr<InprocessModule>> create(EventLoop& loop, const pb::LoadInprocess& l,
                                                          EnvelopeSink sink, std::function<void(std::string)> crashed);
   ~InprocessModule() override;
 
@@ -28,11 +28,11 @@ class InprocessModule final : public ModuleLink, private host::Uplink {
   void flush() override {}
 
  private:
-  InprocessModule(boost::asio::io_context& io, std::string name, std::uint64_t generation);
+  InprocessModule(EventLoop& loop, std::string name, std::uint64_t generation);
   void send(pb::Envelope&& env) override;  // host::Uplink, any thread
   void worker_loop();
 
-  boost::asio::io_context& io_;
+  EventLoop& loop_;
   EnvelopeSink sink_;
   std::function<void(std::string)> crashed_;
   std::shared_ptr<bool> alive_;

@@ -8,8 +8,6 @@
 #include <cstring>
 #include <string_view>
 
-#include <boost/asio/io_context.hpp>
-
 #include "common/log.h"
 #include "portal_build_config.h"
 #include "router/router.h"
@@ -58,10 +56,10 @@ int main(int argc, char** argv) {
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::signal(SIGPIPE, SIG_IGN);
-  boost::asio::io_context io(1);
-  portal::router::Router router(io, control_fd);
+  portal::router::EventLoop loop;
+  portal::router::Router router(loop, control_fd);
   router.start();
-  io.run();
+  loop.run();
   portal::log::info("router", "stopped");
   return 0;
 }

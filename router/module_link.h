@@ -7,11 +7,9 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-
 #include "ipc/endpoint.h"
 #include "portal.pb.h"
+#include "router/event_loop.h"
 
 namespace portal::router {
 
@@ -24,6 +22,10 @@ class ModuleLink {
   virtual std::size_t backlog() const = 0;
   // End of a batch: push queued data and wake the module if it sleeps.
   virtual void flush() = 0;
+  // Spinning: processes what the module sent if anything is there; true when it did.
+  virtual bool probe() { return false; }
+  // Before the loop blocks: arms the doorbell; false (after processing it) when data came.
+  virtual bool arm() { return true; }
   std::uint64_t generation() const { return generation_; }
   const std::string& module() const { return module_; }
 
@@ -43,30 +45,30 @@ using BatchDone = std::function<void()>;
 
 class WorkerLink final : public ModuleLink {
  public:
-  WorkerLink(boost::asio::io_context& io, std::string module, std::uint64_t generation,
-             std::unique_ptr<ipc::Endpoint> endpoint, EnvelopeSink sink, BrokenSink broken,
-             BatchDone batch_done);
+  WorkerLink(EventLoop& loop, std::string module, std::uint64_t generation, std::unique_ptr<ipc::Endpoint> endpoint,
+             EnvelopeSink sink, BrokenSink broken, BatchDone batch_done);
   ~WorkerLink() override;
 
-  void start();  // begins waiting for the worker's records
+  void start();  // begins watching the worker's doorbell and reads what is already there
   void deliver(const pb::Envelope& env) override;
   std::size_t backlog() const override { return endpoint_->queued(); }
   void flush() override;
+  bool probe() override;
+  bool arm() override;
 
  private:
-  void wait();
-  void on_ready();
-  bool drain();  // true when it stopped at the batch limit
+  void on_bell();
+  void process();  // drains up to one batch, flushes, reports the batch done
 
+  EventLoop& loop_;
   std::unique_ptr<ipc::Endpoint> endpoint_;
-  boost::asio::posix::stream_descriptor wait_;
   EnvelopeSink sink_;
   BrokenSink broken_;
   BatchDone batch_done_;
   pb::Envelope scratch_;
-  std::string out_;
   std::shared_ptr<bool> alive_;
   bool broken_flag_ = false;
+  bool watching_ = false;
 };
 
 }  // namespace portal::router

@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
+#include <cstdlib>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -26,12 +26,9 @@ pb::Response make_response(std::uint32_t status, std::string body) {
 
 }  // namespace
 
-Router::Router(boost::asio::io_context& io, int control_fd)
-    : io_(io),
-      control_(io, control_fd),
+Router::Router(EventLoop& loop, int control_fd)
+    : loop_(loop),
       control_fd_(control_fd),
-      signals_(io, SIGTERM, SIGINT),
-      deadline_timer_(io),
       identity_(std::make_unique<AnonymousResolver>()),
       epoch_(now_us()) {
   register_core_paths(paths_);
@@ -40,37 +37,52 @@ Router::Router(boost::asio::io_context& io, int control_fd)
 Router::~Router() = default;
 
 void Router::start() {
-  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
+  loop_.on_signals({SIGTERM, SIGINT}, [this](int sig) {
     log::info(kTopic, "signal " + std::to_string(sig) + ": stopping");
-    io_.stop();
+    loop_.stop();
   });
-  read_control();
+  loop_.watch(control_fd_, [this] { read_control(); });
+  loop_.set_may_sleep([this] { return may_sleep(); });
 }
 
 // ---------------------------------------------------------------------------------------
 // Control socket
 
 void Router::read_control() {
-  control_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-    if (ec) return;
-    for (;;) {
-      pb::Control c;
-      std::vector<ipc::UniqueFd> fds;
-      std::string why;
-      ipc::ControlRead r = ipc::recv_control(control_fd_, c, fds, &why);
-      if (r == ipc::ControlRead::again) break;
-      if (r == ipc::ControlRead::closed || r == ipc::ControlRead::error) {
-        log::error(kTopic, r == ipc::ControlRead::closed ? "supervisor went away; exiting"
-                                                         : "control socket: " + why + "; exiting");
-        io_.stop();
-        return;
-      }
-      on_control(c, fds);
+  for (;;) {
+    pb::Control c;
+    std::vector<ipc::UniqueFd> fds;
+    std::string why;
+    ipc::ControlRead r = ipc::recv_control(control_fd_, c, fds, &why);
+    if (r == ipc::ControlRead::again) break;
+    if (r == ipc::ControlRead::closed || r == ipc::ControlRead::error) {
+      log::error(kTopic, r == ipc::ControlRead::closed ? "supervisor went away; exiting"
+                                                       : "control socket: " + why + "; exiting");
+      loop_.unwatch(control_fd_);
+      loop_.stop();
+      return;
     }
-    flush_dirty();
-    read_control();
-  });
+    on_control(c, fds);
+  }
+  flush_dirty();
+}
+
+// Before the loop blocks every link arms its doorbell; a link that found data instead
+// processed it, and the loop goes round again.
+bool Router::may_sleep() {
+  bool idle = true;
+  for (auto& [name, m] : modules_)
+    if (m.link && !m.link->arm()) idle = false;
+  flush_dirty();
+  return idle;
+}
+
+bool Router::probe_links() {
+  bool found = false;
+  for (auto& [name, m] : modules_)
+    if (m.link && m.link->probe()) found = true;
+  if (found) flush_dirty();
+  return found;
 }
 
 void Router::send_control(const pb::Control& c) {
@@ -84,6 +96,7 @@ void Router::on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds) {
       instance_ = c.configure().instance();
       config_ = {c.configure().values().begin(), c.configure().values().end()};
       if (c.configure().default_timeout_ms()) default_timeout_ms_ = c.configure().default_timeout_ms();
+      configure_spin();
       LogLevel level;
       auto it = config_.find("core.log_level");
       if (it != config_.end() && log::parse_level(it->second, level)) log::set_level(level);
@@ -138,7 +151,7 @@ void Router::on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fd
   m.timeout_ms = a.timeout_ms() ? a.timeout_ms() : default_timeout_ms_;
   m.queue_limit = a.queue_limit() ? a.queue_limit() : 1024;
   auto link = std::make_unique<WorkerLink>(
-      io_, name, a.status().generation(), std::move(ep),
+      loop_, name, a.status().generation(), std::move(ep),
       [this](ModuleLink& l, pb::Envelope& env) { on_envelope(l, env); },
       [this](ModuleLink& l, const std::string& why) { on_broken(l, why); }, [this] { flush_dirty(); });
   link->start();
@@ -200,6 +213,7 @@ ModuleEntry* Router::find_link_owner(ModuleLink& link) {
 }
 
 void Router::on_envelope(ModuleLink& link, pb::Envelope& env) {
+  last_activity_us_ = mono_us();
   switch (env.kind_case()) {
     case pb::Envelope::kRequest: on_request(link, *env.mutable_request()); break;
     case pb::Envelope::kResponse: on_response(link, *env.mutable_response()); break;
@@ -276,7 +290,7 @@ void Router::on_broken(ModuleLink& link, const std::string& why) {
   c.mutable_kill_worker()->set_reason(why);
   send_control(c);
   // Destroy the link outside its own callback.
-  boost::asio::post(io_, [this, module, gen] {
+  loop_.post([this, module, gen] {
     auto it = modules_.find(module);
     if (it != modules_.end() && it->second.link && it->second.link->generation() == gen) detach(it->second);
     flush_dirty();
@@ -375,10 +389,7 @@ void Router::flush_dirty() {
 void Router::arm_deadline(std::uint64_t deadline_us) {
   if (deadline_armed_us_ != 0 && deadline_armed_us_ <= deadline_us) return;
   deadline_armed_us_ = deadline_us;
-  auto when = std::chrono::steady_clock::time_point(std::chrono::microseconds(deadline_us));
-  deadline_timer_.expires_at(when);
-  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+  loop_.set_timer(deadline_us, [this] {
     deadline_armed_us_ = 0;
     on_deadline();
   });
@@ -400,6 +411,24 @@ void Router::on_deadline() {
   }
   if (!deadlines_.empty()) arm_deadline(deadlines_.top().first);
   flush_dirty();
+}
+
+// Adaptive spin ([core] router_spin_us): after activity, or while requests are in flight,
+// look at the rings for up to that long before blocking. A worker's answer or a client's
+// next request then costs no doorbell write and no wake-up of the router.
+void Router::configure_spin() {
+  spin_us_ = 0;
+  auto it = config_.find("core.router_spin_us");
+  if (it != config_.end()) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
+    if (end && *end == '\0' && v <= 1000) spin_us_ = static_cast<std::uint32_t>(v);
+    else log::warn(kTopic, "core.router_spin_us: expected 0..1000 microseconds; spinning stays off");
+  }
+  loop_.set_spin(
+      std::chrono::microseconds(spin_us_),
+      [this] { return !pending_.empty() || mono_us() - last_activity_us_ < spin_us_; },
+      [this] { return probe_links(); });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,7 +466,7 @@ void Router::on_load_inprocess(const pb::LoadInprocess& l) {
     send_control(c);
   };
   auto mod = InprocessModule::create(
-      io_, l, [this](ModuleLink& link, pb::Envelope& env) {
+      loop_, l, [this](ModuleLink& link, pb::Envelope& env) {
         on_envelope(link, env);
         flush_dirty();
       },

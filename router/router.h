@@ -12,14 +12,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "ipc/channel.h"
 #include "portal.pb.h"
 #include "router/access.h"
+#include "router/event_loop.h"
 #include "router/module_link.h"
 #include "router/path_table.h"
 
@@ -57,7 +53,7 @@ struct Pending {
 
 class Router {
  public:
-  Router(boost::asio::io_context& io, int control_fd);
+  Router(EventLoop& loop, int control_fd);
   ~Router();
   void start();
 
@@ -79,6 +75,9 @@ class Router {
 
  private:
   void read_control();
+  void configure_spin();
+  bool may_sleep();
+  bool probe_links();
   void on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds);
   void on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fds);
   void on_worker_gone(const pb::WorkerGone& g);
@@ -103,12 +102,11 @@ class Router {
   void flush_dirty();
   ModuleEntry* find_link_owner(ModuleLink& link);
 
-  boost::asio::io_context& io_;
-  boost::asio::posix::stream_descriptor control_;
+  EventLoop& loop_;
   int control_fd_;
-  boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_timer_;
   std::uint64_t deadline_armed_us_ = 0;
+  std::uint64_t last_activity_us_ = 0;
+  std::uint32_t spin_us_ = 0;
 
   std::string instance_;
   std::map<std::string, std::string> config_;

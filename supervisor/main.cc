@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,8 @@
 
 #include "common/log.h"
 #include "portal_build_config.h"
+#include "supervisor/demo.h"
+#include "supervisor/demo_conf.h"
 #include "supervisor/exec.h"
 #include "supervisor/locate.h"
 #include "supervisor/sd_notify.h"
@@ -25,9 +28,12 @@ constexpr int kExitUsage = 2;
 
 constexpr const char* kUsage =
     "Usage: portald -c FILE [-d] [--check]\n"
+    "       portald --demo DIR [-d] [--check]\n"
     "Runs a Portal instance in the foreground: the router and one worker per module.\n"
     "\n"
     "  -c, --config FILE  configuration file (portal.conf)\n"
+    "      --demo DIR     run the demo instance from the built-in configuration, with all\n"
+    "                     its files in DIR (created 0700 if missing); not with -c\n"
     "  -d, --debug        log at debug level (overrides [core] log_level)\n"
     "      --check        validate the configuration and exit (0 valid, 1 not)\n"
     "  -h, --help         show this help\n"
@@ -37,6 +43,7 @@ constexpr const char* kUsage =
 
 struct Options {
   std::string config;
+  std::optional<std::string> demo;  // --demo DIR
   bool debug = false;
   bool check = false;
   bool help = false;
@@ -59,6 +66,11 @@ int parse_args(int argc, char** argv, Options& o) {
       o.config = std::string(a.substr(9));
     } else if (a.starts_with("-c") && a.size() > 2) {
       o.config = std::string(a.substr(2));
+    } else if (a == "--demo") {
+      if (i + 1 >= argc) return usage_error("--demo needs a folder");
+      o.demo = argv[++i];
+    } else if (a.starts_with("--demo=")) {
+      o.demo = std::string(a.substr(7));
     } else if (a == "-d" || a == "--debug") {
       o.debug = true;
     } else if (a == "--check") {
@@ -71,7 +83,21 @@ int parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown argument '" + std::string(a) + "'");
     }
   }
+  if (o.demo && !o.config.empty()) return usage_error("use either -c FILE or --demo DIR, not both");
+  if (o.demo && o.demo->empty()) return usage_error("--demo needs a folder");
+  if (o.demo)
+    for (char c : *o.demo)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        return usage_error("--demo: the folder's path must not contain control characters");
   return -1;
+}
+
+// -c FILE, or the embedded demo configuration for --demo DIR (DIR created unless --check).
+Result<Settings> load(const Options& o, const SearchRoots& roots) {
+  if (!o.demo) return load_settings(o.config, roots);
+  auto dir = prepare_demo_dir(*o.demo, !o.check);
+  if (!dir) return dir.error();
+  return load_demo_settings(embedded::kDemoConf, *dir, roots);
 }
 
 // What must hold before anything is spawned: every module's library is there, every
@@ -97,12 +123,14 @@ int check(const Settings& s) {
   if (!preflight(s, true)) return 1;
   std::string names;
   for (const auto& m : s.modules) names += (names.empty() ? "" : ", ") + m.name;
-  std::printf("%s: OK (instance %s, %zu module%s%s%s)\n", s.core.config_file.c_str(), s.core.instance.c_str(),
+  std::string file = s.core.config_file + (s.core.config_text.empty() ? "" : " (embedded)");
+  std::printf("%s: OK (instance %s, %zu module%s%s%s)\n", file.c_str(), s.core.instance.c_str(),
               s.modules.size(), s.modules.size() == 1 ? "" : "s", names.empty() ? "" : ": ", names.c_str());
   return 0;
 }
 
-int run(Settings settings, const SearchRoots& roots, bool debug) {
+// `banner`, when set, goes to stderr once the instance is started (--demo).
+int run(Settings settings, const SearchRoots& roots, bool debug, const std::string& banner) {
   if (!preflight(settings, false)) return 1;
   auto programs = find_programs(roots);
   if (!programs) {
@@ -117,6 +145,7 @@ int run(Settings settings, const SearchRoots& roots, bool debug) {
     std::fprintf(stderr, "portald: %s\n", st.error().message.c_str());
     return 1;
   }
+  if (!banner.empty()) std::fputs(banner.c_str(), stderr);
   io.run();
   return sup.exit_code();
 }
@@ -128,10 +157,10 @@ int main(int argc, char** argv) {
   if (int rc = parse_args(argc, argv, o); rc >= 0) return rc;
   if (o.help) return std::fputs(kUsage, stdout), 0;
   if (o.version) return std::printf("portald (Portal) %s\n", PORTAL_VERSION), 0;
-  if (o.config.empty()) return usage_error("no configuration file given: use -c FILE");
+  if (o.config.empty() && !o.demo) return usage_error("no configuration file given: use -c FILE (or --demo DIR)");
   ::signal(SIGPIPE, SIG_IGN);
   SearchRoots roots = default_search_roots();
-  auto settings = load_settings(o.config, roots);
+  auto settings = load(o, roots);
   if (!settings) {
     std::fprintf(stderr, "portald: %s\n", settings.error().message.c_str());
     return 1;
@@ -140,5 +169,6 @@ int main(int argc, char** argv) {
     for (const auto& w : settings->warnings) std::fprintf(stderr, "portald: warning: %s\n", w.c_str());
     return check(*settings);
   }
-  return run(std::move(*settings), roots, o.debug);
+  std::string banner = o.demo ? demo_banner(*settings, roots) : std::string();
+  return run(std::move(*settings), roots, o.debug, banner);
 }

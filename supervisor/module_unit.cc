@@ -36,7 +36,7 @@ const char* to_string(ModuleState s) {
 ModuleUnit::ModuleUnit(UnitHost& host, ModuleSettings settings)
     : host_(host),
       settings_(std::move(settings)),
-      policy_(settings_.restart),
+      policy_(settings_.restart, settings_.limits),
       restart_timer_(host.io()),
       kill_timer_(host.io()) {}
 
@@ -272,6 +272,7 @@ void ModuleUnit::replay() {
 void ModuleUnit::replace_settings(ModuleSettings settings) {
   settings_ = std::move(settings);
   policy_.set_mode(settings_.restart);
+  policy_.set_limits(settings_.limits);
 }
 
 void ModuleUnit::set_state(ModuleState s) {

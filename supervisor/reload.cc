@@ -24,8 +24,9 @@ std::string join(const std::vector<std::string>& names) {
 
 void Supervisor::reload() {
   if (shutting_down_) return;
-  log::info(kTopic, "SIGHUP: reloading " + settings_.core.config_file);
-  auto fresh = load_settings(settings_.core.config_file, roots_);
+  const CoreSettings& core = settings_.core;
+  log::info(kTopic, "SIGHUP: reloading " + (core.config_text.empty() ? core.config_file : "the embedded configuration"));
+  auto fresh = reload_settings(core, roots_);
   if (!fresh) {
     log::error(kTopic, "reload failed, keeping the running configuration: " + fresh.error().message);
     return;

@@ -14,12 +14,6 @@ namespace portal::supervisor {
 
 using Clock = std::chrono::steady_clock;
 
-inline constexpr std::chrono::milliseconds kFirstBackoff{100};
-inline constexpr std::chrono::milliseconds kMaxBackoff{30000};
-inline constexpr std::chrono::milliseconds kHealthyUptime{60000};
-inline constexpr std::chrono::milliseconds kCrashWindow{10000};
-inline constexpr unsigned kMaxCrashesInWindow = 5;  // one more within the window parks
-
 enum class ExitKind {
   clean,         // exit 0
   failure,       // non-zero exit or killed by a signal
@@ -38,13 +32,19 @@ struct Decision {
   std::string reason;  // for `fail`: why ("fatal configuration", "crash loop: ...")
 };
 
+// The policy of one module (or of the router). `limits` say when to wait and when to give
+// up: crashes n >= 2 in a row wait backoff_initial * 2^(n-2), capped at backoff_max; more than
+// crash_limit exits within crash_window park (crash_limit 0: never); an incarnation that
+// lived healthy_reset starts the count afresh.
 class RestartPolicy {
  public:
-  // `can_park`: false for the router, which is never given up on (it only backs off).
-  explicit RestartPolicy(RestartMode mode = RestartMode::on_failure, bool can_park = true)
-      : mode_(mode), can_park_(can_park) {}
+  explicit RestartPolicy(RestartMode mode = RestartMode::on_failure, RestartLimits limits = {})
+      : mode_(mode), limits_(limits) {}
 
   void set_mode(RestartMode mode) { mode_ = mode; }
+  // New limits apply from the next exit; the crash history is kept.
+  void set_limits(const RestartLimits& limits) { limits_ = limits; }
+  const RestartLimits& limits() const { return limits_; }
   // An incarnation started at `now`.
   void started(Clock::time_point now) { started_at_ = now; }
   // The incarnation ended unexpectedly (not asked to stop).
@@ -57,12 +57,21 @@ class RestartPolicy {
  private:
   bool wants_restart(ExitKind kind) const;
   std::chrono::milliseconds backoff() const;
+  // Records an exit at `now`; true when it makes more than crash_limit within crash_window.
+  bool crash_loop(Clock::time_point now);
 
   RestartMode mode_;
-  bool can_park_;
+  RestartLimits limits_;
   Clock::time_point started_at_{};
   unsigned consecutive_ = 0;
-  std::deque<Clock::time_point> recent_;  // restarts within kCrashWindow
+  std::deque<Clock::time_point> recent_;  // restarts within crash_window
 };
+
+// The router's policy: the default backoff, never parked (portald cannot serve without it).
+inline RestartLimits router_restart_limits() {
+  RestartLimits l;
+  l.crash_limit = 0;
+  return l;
+}
 
 }  // namespace portal::supervisor

@@ -42,7 +42,7 @@ void Supervisor::respawn_router() {
   if (auto st = spawn_router(); !st) {
     log::error(kTopic, "cannot start the router: " + st.error().message);
     auto d = router_policy_.exited(ExitKind::failure, Clock::now());
-    router_timer_.expires_after(std::max(d.delay, kFirstBackoff));
+    router_timer_.expires_after(std::max(d.delay, router_policy_.limits().backoff_initial));
     router_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) respawn_router();
     });

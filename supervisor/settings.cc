@@ -144,6 +144,30 @@ Status parse_hardening(const MergedSection& m, Hardening& h) {
   return {};
 }
 
+// A duration in milliseconds, from `lo` to 24 h.
+Status read_ms(const IniEntry* e, std::uint64_t lo, std::chrono::milliseconds& out) {
+  std::uint32_t v = 0;
+  if (!e) return {};
+  if (auto s = read_uint(e, lo, kMaxTimeoutMs, v); !s) return s;
+  out = std::chrono::milliseconds(v);
+  return {};
+}
+
+Status parse_limits(const MergedSection& m, RestartLimits& l) {
+  Status st;
+  if (!(st = read_ms(m.get("backoff_initial_ms"), 0, l.backoff_initial))) return st;
+  if (!(st = read_ms(m.get("backoff_max_ms"), 0, l.backoff_max))) return st;
+  if (!(st = read_uint(m.get("crash_limit"), 0, 1000, l.crash_limit))) return st;
+  if (!(st = read_ms(m.get("crash_window_ms"), 1, l.crash_window))) return st;
+  if (!(st = read_ms(m.get("healthy_reset_ms"), 0, l.healthy_reset))) return st;
+  if (l.backoff_initial <= l.backoff_max) return {};
+  // Blame the cap when it was set, else the initial delay that exceeds the default cap.
+  if (const IniEntry* e = m.get("backoff_max_ms"))
+    return value_error(*e, "expected at least backoff_initial_ms (" + std::to_string(l.backoff_initial.count()) + ")");
+  return value_error(*m.get("backoff_initial_ms"),
+                     "expected at most backoff_max_ms (" + std::to_string(l.backoff_max.count()) + ")");
+}
+
 Status parse_module_keys(const MergedSection& m, ModuleSettings& s) {
   Status st;
   if (!(st = read_enum(m.get("isolation"), {{"process", Isolation::process}, {"inprocess", Isolation::inprocess}},
@@ -162,6 +186,7 @@ Status parse_module_keys(const MergedSection& m, ModuleSettings& s) {
   if (!(st = read_uint(m.get("ring_bytes"), ipc::kMinRingBytes, ipc::kMaxRingBytes, s.ring_bytes, true))) return st;
   if (!(st = read_uint(m.get("busy_poll_us"), 0, 1000000, s.busy_poll_us))) return st;
   s.ring_bytes = ipc::normalize_ring_bytes(s.ring_bytes);
+  if (!(st = parse_limits(m, s.limits))) return st;
   return parse_hardening(m, s.hardening);
 }
 
@@ -243,22 +268,44 @@ bool parse_bytes(std::string_view text, std::uint64_t& out) {
   return true;
 }
 
-Result<Settings> load_settings(const std::string& path, const SearchRoots& roots) {
-  auto ini = config::load_ini_file(path);
-  if (!ini) return ini.error();
+namespace {
+
+// Everything after the main file is parsed; `path` is where it is (or stands in for).
+Result<Settings> settings_from(const Ini& ini, const std::string& path, const SearchRoots& roots) {
   Settings out;
-  auto core = parse_core(*ini, path);
+  auto core = parse_core(ini, path);
   if (!core) return core.error();
   out.core = std::move(*core);
-  auto sources = collect_module_sources(*ini, out.core.data_dir, out.warnings);
+  auto sources = collect_module_sources(ini, out.core.data_dir, out.warnings);
   if (!sources) return sources.error();
   for (const auto& m : sources->modules) {
     auto s = parse_module(m, out.core, roots);
     if (!s) return s.error();
     out.modules.push_back(std::move(*s));
   }
-  flatten_into(out, *ini, sources->files);
+  flatten_into(out, ini, sources->files);
   return out;
+}
+
+}  // namespace
+
+Result<Settings> load_settings(const std::string& path, const SearchRoots& roots) {
+  auto ini = config::load_ini_file(path);
+  if (!ini) return ini.error();
+  return settings_from(*ini, path, roots);
+}
+
+Result<Settings> load_settings_text(std::string_view text, const std::string& path, const SearchRoots& roots) {
+  auto ini = config::parse_ini(text, path);
+  if (!ini) return ini.error();
+  auto out = settings_from(*ini, path, roots);
+  if (out) out->core.config_text = std::string(text);
+  return out;
+}
+
+Result<Settings> reload_settings(const CoreSettings& current, const SearchRoots& roots) {
+  if (!current.config_text.empty()) return load_settings_text(current.config_text, current.config_file, roots);
+  return load_settings(current.config_file, roots);
 }
 
 ConfigDiff diff_modules(const Settings& before, const Settings& after) {

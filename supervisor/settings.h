@@ -2,10 +2,12 @@
 // into typed, validated settings. Errors name the file and line of the offending value.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "portal/module.h"
@@ -30,6 +32,18 @@ struct Hardening {
   bool operator==(const Hardening&) const = default;
 };
 
+// When a crashing module is restarted, and when it is given up on (DESIGN.md 4). The
+// defaults are the design's; each module may set its own (README.md "Restart policy").
+struct RestartLimits {
+  std::chrono::milliseconds backoff_initial{100};  // 2nd consecutive crash; 0: never wait
+  std::chrono::milliseconds backoff_max{30000};    // the doubling stops here
+  std::uint32_t crash_limit = 5;                   // more exits within crash_window park; 0: never
+  std::chrono::milliseconds crash_window{10000};
+  std::chrono::milliseconds healthy_reset{60000};  // uptime that forgets consecutive crashes
+
+  bool operator==(const RestartLimits&) const = default;
+};
+
 struct ModuleSettings {
   std::string name;
   Isolation isolation = Isolation::process;
@@ -40,6 +54,7 @@ struct ModuleSettings {
   std::uint32_t queue_limit = 1024;
   std::uint32_t ring_bytes = 1u << 20;
   std::uint32_t busy_poll_us = 0;
+  RestartLimits limits;
   Hardening hardening;
   std::string library;                        // resolved path; empty when not found
   std::string library_error;                  // why `library` is empty (names the paths tried)
@@ -50,6 +65,7 @@ struct ModuleSettings {
 
 struct CoreSettings {
   std::string config_file;  // absolute
+  std::string config_text;  // non-empty: the configuration is this text, not config_file's (--demo)
   std::string config_dir;
   std::string instance;
   std::string data_dir;
@@ -86,6 +102,14 @@ SearchRoots default_search_roots();
 // Reads `path` and the per-module files. Fails on a malformed file or a bad value; a module
 // whose library is missing is not an error here (see ModuleSettings::library_error).
 Result<Settings> load_settings(const std::string& path, const SearchRoots& roots);
+
+// The same from `text` standing in for a file at `path` (portald --demo): errors name `path`
+// and relative paths resolve against its directory, exactly as if the file were there. The
+// text is kept in CoreSettings::config_text so that SIGHUP parses it again.
+Result<Settings> load_settings_text(std::string_view text, const std::string& path, const SearchRoots& roots);
+
+// SIGHUP: reads the configuration again from where `current` came from.
+Result<Settings> reload_settings(const CoreSettings& current, const SearchRoots& roots);
 
 // What a SIGHUP changes, by module name.
 struct ConfigDiff {

@@ -61,7 +61,8 @@ Status Supervisor::start() {
   apply_log_level();
   wait_signals();
   sd(notifier_.status("Starting"));
-  log::info(kTopic, "instance " + c.instance + ": starting (config " + c.config_file + ")");
+  log::info(kTopic, "instance " + c.instance + ": starting (config " + c.config_file +
+                        (c.config_text.empty() ? ")" : ", embedded)"));
   if (auto st = spawn_router(); !st) return make_error(500, "cannot start the router: " + st.error().message);
   for (const auto& m : settings_.modules) units_.push_back(std::make_unique<ModuleUnit>(*this, m));
   for (auto& u : units_) u->start();

@@ -92,7 +92,7 @@ class Supervisor final : public UnitHost {
   std::unique_ptr<ChildProcess> router_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> control_;
   std::uint64_t router_epoch_ = 0;
-  RestartPolicy router_policy_{RestartMode::always, /*can_park=*/false};
+  RestartPolicy router_policy_{RestartMode::always, router_restart_limits()};
   boost::asio::steady_timer router_timer_;
   bool router_ready_ = false;
 

@@ -63,6 +63,17 @@ void Doorbell::drain(int fd) {
   }
 }
 
+void Doorbell::drain_nonblocking(int fd) {
+  std::uint64_t value;
+  while (::read(fd, &value, sizeof value) < 0 && errno == EINTR) {
+  }
+}
+
+void Doorbell::set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
 bool Doorbell::wait(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   int rc;

@@ -62,6 +62,9 @@ class Doorbell {
   static Result<UniqueFd> create(bool nonblocking);
   static void ring(int fd);
   static void drain(int fd);  // non-blocking read; ignores EAGAIN
+  // One read() and nothing else, for a doorbell known to be O_NONBLOCK (the hot path).
+  static void drain_nonblocking(int fd);
+  static void set_nonblocking(int fd);
   static bool wait(int fd, int timeout_ms);  // poll for readability; true when rung
 };
 

@@ -22,7 +22,10 @@ RingEndpoint::RingEndpoint(std::unique_ptr<Channel> channel, UniqueFd my_bell, U
     : channel_(std::move(channel)),
       my_bell_(std::move(my_bell)),
       peer_bell_(std::move(peer_bell)),
-      max_message_(max_message) {}
+      max_message_(max_message) {
+  // woke() then costs one read(), never a poll() first; callers wait with poll/epoll.
+  Doorbell::set_nonblocking(my_bell_.get());
+}
 
 bool RingEndpoint::write_some(Pending& p) {
   RingProducer& prod = channel_->producer();
@@ -139,7 +142,7 @@ bool RingEndpoint::prepare_sleep() {
 }
 
 void RingEndpoint::woke() {
-  Doorbell::drain(my_bell_.get());
+  Doorbell::drain_nonblocking(my_bell_.get());
   channel_->consumer().woke();
 }
 

@@ -37,6 +37,8 @@ class Endpoint {
   // yet. corrupt: the peer broke the protocol; drop the channel (`why` says how).
   virtual ReadStatus receive(std::span<const std::byte>& out, std::string* why) = 0;
   virtual void release() = 0;
+  // Cheap check (no syscall) that receive() would find something.
+  virtual bool has_data() const = 0;
 
   // The fd to wait on for "something to do" (readable).
   virtual int wait_fd() const = 0;
@@ -57,6 +59,7 @@ class RingEndpoint final : public Endpoint {
   void notify() override;
   ReadStatus receive(std::span<const std::byte>& out, std::string* why) override;
   void release() override;
+  bool has_data() const override { return !channel_->consumer().empty(); }
   int wait_fd() const override { return my_bell_.get(); }
   bool prepare_sleep() override;
   void woke() override;
@@ -93,6 +96,7 @@ class SocketEndpoint final : public Endpoint {
   void notify() override {}
   ReadStatus receive(std::span<const std::byte>& out, std::string* why) override;
   void release() override;
+  bool has_data() const override { return frame_ready(); }
   int wait_fd() const override { return fd_.get(); }
   bool prepare_sleep() override;
   void woke() override {}

@@ -89,12 +89,15 @@ bool Worker::stop(std::chrono::milliseconds grace) {
 
 // --- handler threads --------------------------------------------------------------------------
 
-void Worker::thread_main() {
-  Sleeper self;
+// A thread's own epoll set: the doorbell (exclusive: one ring wakes one sleeper) and its poke.
+void Worker::open_sleeper(Sleeper& self) {
   self.owner = this;
   self.epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   self.poke.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!self.epoll || !self.poke) protocol_error(std::string("cannot create a handler thread: ") + std::strerror(errno));
+  if (!self.epoll || !self.poke) {
+    log::error(topic_, std::string("cannot set up a handler thread: ") + std::strerror(errno));
+    std::_Exit(1);
+  }
   epoll_event bell{EPOLLIN | EPOLLEXCLUSIVE, {.u32 = kBellEvent}};
   if (::epoll_ctl(self.epoll.get(), EPOLL_CTL_ADD, ep_->wait_fd(), &bell) != 0) {
     bell.events = EPOLLIN;  // a kernel without EPOLLEXCLUSIVE: every idle thread wakes
@@ -102,6 +105,11 @@ void Worker::thread_main() {
   }
   epoll_event poke{EPOLLIN, {.u32 = kPokeEvent}};
   ::epoll_ctl(self.epoll.get(), EPOLL_CTL_ADD, self.poke.get(), &poke);
+}
+
+void Worker::thread_main() {
+  Sleeper self;
+  open_sleeper(self);
   t_sleeper = &self;
 
   pb::Envelope env;  // reused: parsing into it keeps its buffers

@@ -72,6 +72,7 @@ class Worker final : public host::Uplink {
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
   void thread_main();
+  void open_sleeper(Sleeper& self);
   void spawn_thread_locked();
   Turn take_turn(Sleeper& self, pb::Envelope& env, Deadline deadline);
   bool sleep(Sleeper& self, Deadline deadline);

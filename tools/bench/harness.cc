@@ -94,13 +94,18 @@ void Child::kill_and_wait() {
   pid = -1;
 }
 
-void Client::send(const std::string& path, const std::string& body, std::uint64_t id) {
+void Client::send(const std::string& path, const std::string& body, std::uint64_t id, bool stamp) {
   env_.Clear();
   pb::Message* m = env_.mutable_request();
   m->set_id(id);
   m->set_path(path);
   m->set_method(pb::GET);
   m->set_body(body);
+  if (stamp) {
+    pb::Header* h = m->add_headers();
+    h->set_key("stamp");
+    h->set_value("1");
+  }
   buf_.clear();
   env_.SerializeToString(&buf_);
   ep_->send(std::move(buf_));
@@ -144,7 +149,7 @@ pb::Response Client::next_response() {
   }
 }
 
-std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, std::string* error) {
+std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, int router_spin_us, std::string* error) {
   std::unique_ptr<RoutedSetup> s(new RoutedSetup);
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
@@ -157,6 +162,7 @@ std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, st
   pb::Control cfg;
   cfg.mutable_configure()->set_instance("bench");
   cfg.mutable_configure()->set_default_timeout_ms(10000);
+  if (router_spin_us >= 0) (*cfg.mutable_configure()->mutable_values())["core.router_spin_us"] = std::to_string(router_spin_us);
   (void)ipc::send_control(s->control_, cfg);
 
   auto attach = [&](const std::string& module, std::uint64_t gen, std::vector<int> fds) {

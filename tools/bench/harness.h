@@ -30,7 +30,7 @@ struct Child {
 class Client {
  public:
   explicit Client(std::unique_ptr<ipc::Endpoint> ep) : ep_(std::move(ep)) {}
-  void send(const std::string& path, const std::string& body, std::uint64_t id);
+  void send(const std::string& path, const std::string& body, std::uint64_t id, bool stamp = false);
   void flush() {
     ep_->flush();
     ep_->notify();
@@ -49,7 +49,7 @@ class Client {
 class RoutedSetup {
  public:
   // transport: "ring" or "uds".
-  static std::unique_ptr<RoutedSetup> start(const std::string& transport, std::string* error);
+  static std::unique_ptr<RoutedSetup> start(const std::string& transport, int router_spin_us, std::string* error);
   ~RoutedSetup();
   Client& client() { return *client_; }
   std::vector<pid_t> pids() const { return {router_.pid, worker_.pid}; }

@@ -33,6 +33,7 @@ void usage() {
       "  --requests N   latency samples per measurement (default 50000)\n"
       "  --seconds S    duration of each throughput run (default 3)\n"
       "  --kills K      worker kills for 'restart' (default 50)\n"
+      "  --router-spin US  override [core] router_spin_us for the routed runs\n"
       "  --help, --version\n");
 }
 
@@ -40,13 +41,17 @@ nlohmann::json to_json(const LatencyResult& r) {
   if (!r.error.empty()) return {{"error", r.error}};
   return {{"p50_us", r.p50_us},           {"p99_us", r.p99_us},
           {"p999_us", r.p999_us},         {"cpu_us_per_req", r.cpu_us_per_req},
-          {"throughput_rps", r.throughput_rps}, {"requests", r.requests}};
+          {"throughput_rps", r.throughput_rps}, {"requests", r.requests},
+          {"to_module_p50_us", r.to_module_p50_us}, {"back_p50_us", r.back_p50_us}};
 }
 
 void print(const char* name, const LatencyResult& r) {
   if (!r.error.empty()) return (void)std::printf("%-14s error: %s\n", name, r.error.c_str());
   std::printf("%-14s p50 %7.2f us  p99 %7.2f us  p99.9 %8.2f us  cpu %6.2f us/req  %10.0f req/s (64 in flight)\n",
               name, r.p50_us, r.p99_us, r.p999_us, r.cpu_us_per_req, r.throughput_rps);
+  if (r.to_module_p50_us > 0)
+    std::printf("%-14s   split at the handler: to the module %.2f us, back %.2f us (p50)\n", "", r.to_module_p50_us,
+                r.back_p50_us);
 }
 
 bool parse_int(const char* s, int& out) {
@@ -78,6 +83,11 @@ int main(int argc, char** argv) {
     else if (a == "--requests") value(o.latency_requests);
     else if (a == "--seconds") value(o.throughput_seconds);
     else if (a == "--kills") value(o.kills);
+    else if (a == "--router-spin") {
+      int v = 0;
+      value(v);
+      o.router_spin_us = v;
+    }
     else {
       std::fprintf(stderr, "portal-bench: unknown argument '%s' (try --help)\n", argv[i]);
       return 2;

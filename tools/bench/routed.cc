@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "tools/bench/harness.h"
 #include "tools/bench/scenarios.h"
@@ -17,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 LatencyResult routed(const Options& o, const std::string& transport) {
   LatencyResult r;
   std::string error;
-  auto setup = RoutedSetup::start(transport, &error);
+  auto setup = RoutedSetup::start(transport, o.router_spin_us, &error);
   if (!setup) return r.error = error, r;
   Client& c = setup->client();
   std::string body(static_cast<std::size_t>(o.body_bytes), 'x');
@@ -48,6 +49,24 @@ LatencyResult routed(const Options& o, const std::string& transport) {
   r.p99_us = percentile(samples, 0.99);
   r.p999_us = percentile(samples, 0.999);
   r.cpu_us_per_req = static_cast<double>(cpu1 - cpu0) / 1000.0 / o.latency_requests;
+
+  // Where the time goes: the module stamps when its handler ran.
+  std::vector<double> there, back;
+  for (int i = 0; i < 5000; ++i) {
+    auto t0 = Clock::now();
+    c.send("/bench/echo", body, id++, true);
+    c.flush();
+    pb::Response resp = c.next_response();
+    auto t2 = Clock::now();
+    std::int64_t handler_ns = std::strtoll(resp.body().c_str(), nullptr, 10);
+    auto t1 = Clock::time_point(std::chrono::nanoseconds(handler_ns));
+    there.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    back.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  std::sort(there.begin(), there.end());
+  std::sort(back.begin(), back.end());
+  r.to_module_p50_us = percentile(there, 0.5);
+  r.back_p50_us = percentile(back, 0.5);
 
   std::uint64_t done = 0;
   for (int i = 0; i < o.in_flight; ++i) c.send("/bench/echo", body, id++);

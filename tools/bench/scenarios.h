@@ -11,6 +11,8 @@ struct LatencyResult {
   double p50_us = 0, p99_us = 0, p999_us = 0;
   double cpu_us_per_req = 0;  // all processes involved, one request in flight
   double throughput_rps = 0;  // 64 in flight
+  // Routed only: median one-way times measured with the module's monotonic timestamp.
+  double to_module_p50_us = 0, back_p50_us = 0;
   std::uint64_t requests = 0;
   std::string error;
 };
@@ -27,6 +29,7 @@ struct Options {
   int in_flight = 64;
   int kills = 50;
   int body_bytes = 64;
+  int router_spin_us = -1;  // -1: the router's default
 };
 
 LatencyResult ring_pingpong(const Options& o);

@@ -91,4 +91,39 @@ TEST_F(Cli, VersionHelpAndUsageErrors) {
   EXPECT_NE(missing.output.find("nope.conf"), std::string::npos);
 }
 
+TEST_F(Cli, DemoIsInTheHelp) {
+  CliRun h = run_portald(dir, {"--help"});
+  EXPECT_EQ(h.code, 0);
+  EXPECT_NE(h.output.find("portald --demo DIR"), std::string::npos) << h.output;
+  EXPECT_NE(h.output.find("      --demo DIR "), std::string::npos) << h.output;
+}
+
+TEST_F(Cli, DemoAndConfigAreMutuallyExclusive) {
+  std::string conf = dir.write("portal.conf", "[core]\n");
+  for (auto args : {std::vector<std::string>{"--demo", dir / "demo", "-c", conf},
+                    std::vector<std::string>{"-c", conf, "--demo", dir / "demo"},
+                    std::vector<std::string>{"--config=" + conf, "--demo=" + (dir / "demo")}}) {
+    CliRun r = run_portald(dir, args);
+    EXPECT_EQ(r.code, 2) << args[0];
+    EXPECT_NE(r.output.find("use either -c FILE or --demo DIR, not both"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Usage"), std::string::npos) << "no wall of help";
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "demo")) << "a usage error creates nothing";
+}
+
+TEST_F(Cli, DemoNeedsAFolder) {
+  CliRun r = run_portald(dir, {"--demo"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--demo needs a folder"), std::string::npos) << r.output;
+  CliRun empty = run_portald(dir, {"--demo="});
+  EXPECT_EQ(empty.code, 2);
+  CliRun nl = run_portald(dir, {"--demo", dir / "a\nb"});
+  EXPECT_EQ(nl.code, 2);
+  EXPECT_NE(nl.output.find("control characters"), std::string::npos) << nl.output;
+  dir.write("file", "x");
+  CliRun file = run_portald(dir, {"--demo", dir / "file"});
+  EXPECT_EQ(file.code, 1);
+  EXPECT_NE(file.output.find("is not a directory"), std::string::npos) << file.output;
+}
+
 }  // namespace

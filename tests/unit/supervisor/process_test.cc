@@ -192,6 +192,22 @@ TEST_F(Process, CrashLoopBacksOffThenParks) {
   stop_cleanly(p);
 }
 
+TEST_F(Process, PerModuleRestartLimits) {
+  Portald p(dir, write_config({"tight", "forever"},
+                              "[mod_tight]\nfake_mode = exit:1\ncrash_limit = 2\nbackoff_initial_ms = 0\n"
+                              "[mod_forever]\nfake_mode = exit:1\ncrash_limit = 0\nbackoff_initial_ms = 0\n"));
+  // tight: parked after 3 quick exits (crash_limit 2), each restart at once.
+  ASSERT_TRUE(log.wait_count({"router gone tight ", "state=failed"}, 1)) << p.output();
+  EXPECT_EQ(log.count({"router attach tight "}), 3u);
+  auto failed = log.matching({"router gone tight ", "state=failed"})[0];
+  EXPECT_TRUE(failed.has("crash loop: 3 exits in 10 s")) << failed.text;
+  // forever: never parked, never waited for (crash_limit 0, backoff_initial_ms 0).
+  ASSERT_TRUE(log.wait_count({"router attach forever "}, 30, milliseconds(20000))) << p.output();
+  EXPECT_EQ(log.count({"router gone forever ", "state=failed"}), 0u);
+  stop_cleanly(p);
+  EXPECT_EQ(p.output().find("restarting in"), std::string::npos) << p.output();
+}
+
 TEST_F(Process, FatalConfigIsNotRespawnedAndStillReady) {
   NotifySocket notify("@portald-test-" + std::to_string(::getpid()));
   Portald p(dir, write_config({"bad", "good"}, "[mod_bad]\nfake_mode = exit:78\n"), {},

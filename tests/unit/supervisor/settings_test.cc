@@ -63,6 +63,12 @@ TEST_F(SettingsTest, ModuleDefaults) {
   EXPECT_TRUE(m.hardening.no_new_privs);
   EXPECT_TRUE(m.hardening.run_as.empty());
   EXPECT_FALSE(m.hardening.limit_nofile);
+  EXPECT_EQ(m.limits, RestartLimits{});
+  EXPECT_EQ(m.limits.backoff_initial.count(), 100);
+  EXPECT_EQ(m.limits.backoff_max.count(), 30000);
+  EXPECT_EQ(m.limits.crash_limit, 5u);
+  EXPECT_EQ(m.limits.crash_window.count(), 10000);
+  EXPECT_EQ(m.limits.healthy_reset.count(), 60000);
   EXPECT_EQ(m.library, dir / "mods/mod_hello.so");
   EXPECT_TRUE(m.library_error.empty());
 }
@@ -89,6 +95,43 @@ TEST_F(SettingsTest, EveryModuleKey) {
   EXPECT_EQ(m.hardening.limit_memory, 512ull << 20);
   EXPECT_EQ(m.values.at("greeting"), "hi");
   EXPECT_EQ(m.values.at("threads"), "8");
+}
+
+TEST_F(SettingsTest, RestartLimitKeys) {
+  add_library("a");
+  Settings s = load_ok(
+      "[core]\nmodules_dir = mods\n[modules]\nload = a\n"
+      "[mod_a]\nbackoff_initial_ms = 0\nbackoff_max_ms = 2000\ncrash_limit = 0\ncrash_window_ms = 500\n"
+      "healthy_reset_ms = 7000\n");
+  const RestartLimits& l = s.modules.at(0).limits;
+  EXPECT_EQ(l.backoff_initial.count(), 0);
+  EXPECT_EQ(l.backoff_max.count(), 2000);
+  EXPECT_EQ(l.crash_limit, 0u);
+  EXPECT_EQ(l.crash_window.count(), 500);
+  EXPECT_EQ(l.healthy_reset.count(), 7000);
+  EXPECT_EQ(s.modules.at(0).values.at("crash_limit"), "0");  // still passed on to the module
+}
+
+TEST_F(SettingsTest, RestartLimitsFromModuleFile) {
+  add_library("a");
+  dir.write("modules/mod_a.conf", "crash_limit = 9\nbackoff_initial_ms = 50\n");
+  Settings s = load_ok("[core]\nmodules_dir = mods\n[modules]\nload = a\n[mod_a]\ncrash_limit = 2\n");
+  EXPECT_EQ(s.modules.at(0).limits.crash_limit, 9u);
+  EXPECT_EQ(s.modules.at(0).limits.backoff_initial.count(), 50);
+}
+
+TEST_F(SettingsTest, BackoffInitialAboveMaxNamesTheKeySet) {
+  add_library("a");
+  std::string base = "[core]\nmodules_dir = mods\n[modules]\nload = a\n[mod_a]\n";
+  std::string err = load_error(base + "backoff_initial_ms = 40000\n");
+  EXPECT_NE(err.find(dir / "portal.conf:6: [mod_a] backoff_initial_ms: expected at most backoff_max_ms (30000), got '40000'"),
+            std::string::npos)
+      << err;
+  err = load_error(base + "backoff_initial_ms = 500\nbackoff_max_ms = 200\n");
+  EXPECT_NE(err.find(":7: [mod_a] backoff_max_ms: expected at least backoff_initial_ms (500), got '200'"),
+            std::string::npos)
+      << err;
+  load_ok(base + "backoff_initial_ms = 0\nbackoff_max_ms = 0\n");
 }
 
 TEST_F(SettingsTest, TimeoutOverride) {
@@ -125,6 +168,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"[mod_a]\nlimit_memory = lots\n", ":6: [mod_a] limit_memory"},
                       BadValue{"[mod_a]\nrun_as = :wheel\n", ":6: [mod_a] run_as"},
                       BadValue{"[mod_a]\nbusy_poll_us = 1.5\n", ":6: [mod_a] busy_poll_us"},
+                      BadValue{"[mod_a]\nbackoff_initial_ms = -1\n", ":6: [mod_a] backoff_initial_ms: expected an integer"},
+                      BadValue{"[mod_a]\nbackoff_max_ms = 1s\n", ":6: [mod_a] backoff_max_ms: expected an integer"},
+                      BadValue{"[mod_a]\nbackoff_max_ms = 86400001\n", ":6: [mod_a] backoff_max_ms"},
+                      BadValue{"[mod_a]\ncrash_limit = many\n", ":6: [mod_a] crash_limit: expected an integer from 0"},
+                      BadValue{"[mod_a]\ncrash_limit = 1001\n", ":6: [mod_a] crash_limit"},
+                      BadValue{"[mod_a]\ncrash_window_ms = 0\n", ":6: [mod_a] crash_window_ms: expected an integer from 1"},
+                      BadValue{"[mod_a]\nhealthy_reset_ms = 1.5\n", ":6: [mod_a] healthy_reset_ms"},
                       BadValue{"[core]\nlog_level = loud\n", ":6: [core] log_level"},
                       BadValue{"[core]\nrequest_timeout_ms = 0\n", ":6: [core] request_timeout_ms"},
                       BadValue{"[core]\ninstance = a/b\n", ":6: [core] instance"},
@@ -276,6 +326,62 @@ TEST_F(SettingsTest, DiffSeesChangesFromModuleFilesAndDefaults) {
   Settings after_core = load_ok("[core]\nmodules_dir = mods\nrequest_timeout_ms = 10\n[modules]\nload = m\n");
   EXPECT_EQ(diff_modules(after_file, after_core).changed, std::vector<std::string>{"m"});
   EXPECT_TRUE(diff_modules(after_core, after_core).changed.empty());
+}
+
+TEST_F(SettingsTest, DiffSeesRestartLimitChanges) {
+  for (const char* n : {"a", "b"}) add_library(n);
+  std::string base = "[core]\nmodules_dir = mods\n[modules]\nload = a\nload = b\n";
+  Settings before = load_ok(base);
+  for (const char* key : {"backoff_initial_ms = 5", "backoff_max_ms = 500", "crash_limit = 0", "crash_window_ms = 5",
+                          "healthy_reset_ms = 5"}) {
+    Settings after = load_ok(base + "[mod_a]\n" + key + "\n");
+    EXPECT_EQ(diff_modules(before, after).changed, std::vector<std::string>{"a"}) << key;
+    EXPECT_EQ(diff_modules(before, after).unchanged, std::vector<std::string>{"b"}) << key;
+  }
+  // Spelling out a default is no change to the policy, but the module sees a new key.
+  Settings same = load_ok(base + "[mod_a]\ncrash_limit = 5\n");
+  EXPECT_EQ(same.modules.at(0).limits, before.modules.at(0).limits);
+}
+
+TEST_F(SettingsTest, TextStandsInForAFile) {
+  add_library("a");
+  std::string text = "[core]\nmodules_dir = mods\ndata_dir = data\n[modules]\nload = a\n[mod_a]\nk = v\n";
+  auto s = load_settings_text(text, dir / "virtual.conf", roots_in(dir));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "virtual.conf"));
+  EXPECT_EQ(s->core.config_file, dir / "virtual.conf");
+  EXPECT_EQ(s->core.config_text, text);
+  EXPECT_EQ(s->core.instance, "virtual");
+  EXPECT_EQ(s->core.data_dir, dir / "data");
+  EXPECT_EQ(s->modules.at(0).library, dir / "mods/mod_a.so");
+  EXPECT_EQ(s->flat.at("mod_a.k"), "v");
+  // The same result as the file would give.
+  Settings from_file = load_ok(text, "virtual.conf");
+  EXPECT_EQ(from_file.flat, s->flat);
+  EXPECT_TRUE(from_file.core.config_text.empty());
+
+  auto bad = load_settings_text("[mod_a]\nthreads = lots\n[modules]\nload = a\n", dir / "virtual.conf", roots_in(dir));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(dir / "virtual.conf:2: [mod_a] threads"), std::string::npos)
+      << bad.error().message;
+}
+
+TEST_F(SettingsTest, ReloadReadsFromTheSameSource) {
+  add_library("a");
+  add_library("b");
+  auto text = load_settings_text("[core]\nmodules_dir = mods\n[modules]\nload = a\n", dir / "t.conf", roots_in(dir));
+  ASSERT_TRUE(text.ok());
+  // A file of that name appearing later does not replace the text...
+  dir.write("t.conf", "[core]\nmodules_dir = mods\n[modules]\nload = b\n");
+  auto again = reload_settings(text->core, roots_in(dir));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->modules.at(0).name, "a");
+  // ...while a file-based configuration is read again from the file.
+  Settings file = load_ok("[core]\nmodules_dir = mods\n[modules]\nload = a\n", "f.conf");
+  dir.write("f.conf", "[core]\nmodules_dir = mods\n[modules]\nload = b\n");
+  auto reread = reload_settings(file.core, roots_in(dir));
+  ASSERT_TRUE(reread.ok());
+  EXPECT_EQ(reread->modules.at(0).name, "b");
 }
 
 }  // namespace

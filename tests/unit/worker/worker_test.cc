@@ -266,12 +266,10 @@ TEST(Worker, SlowHandlerDoesNotHoldUpTheOtherThread) {
     std::uint64_t slow = 10 + round * 2, fast = slow + 1;
     w.send(request(slow, "/crashy/functions/hang", "", {{"ms", "300"}}));
     std::this_thread::sleep_for(20ms);  // the slow one is running
-    auto t0 = std::chrono::steady_clock::now();
     w.send(request(fast, "/crashy/functions/echo", "quick"));
     auto first = w.receive_until([](const pb::Envelope& e) { return e.has_response(); });
     ASSERT_TRUE(first);
-    EXPECT_EQ(first->response().id(), fast);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 200ms);
+    EXPECT_EQ(first->response().id(), fast);  // answered while the slow one still sleeps
     ASSERT_TRUE(w.receive_until([slow](const pb::Envelope& e) { return is_response(e, slow); }));
   }
 }

@@ -1,0 +1,34 @@
+// portald --demo DIR: the demo instance, run from the configuration embedded at build time
+// (config/demo.conf, every "@DIR@" replaced by the demo folder). The text then takes exactly
+// the path of `-c FILE`, standing in for the file DIR/demo.conf (which is never written).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "portal/result.h"
+#include "supervisor/settings.h"
+
+namespace portal::supervisor {
+
+// The name the embedded configuration goes by in messages; relative paths in it resolve
+// against its directory, DIR.
+inline constexpr std::string_view kDemoConfName = "demo.conf";
+
+// Every "@DIR@" in `text` replaced by `dir`.
+std::string expand_demo_config(std::string_view text, std::string_view dir);
+
+// `dir` made absolute and normalized (no trailing '/'). With `create`, a missing folder is
+// created with mode 0700 (its parents as needed); an existing one must be a folder. Control
+// characters are refused: the path is pasted into INI text.
+Result<std::string> prepare_demo_dir(const std::string& dir, bool create);
+
+// The settings of the demo instance in `abs_dir` (from prepare_demo_dir), from the embedded
+// `text` (still holding "@DIR@").
+Result<Settings> load_demo_settings(std::string_view text, const std::string& abs_dir, const SearchRoots& roots);
+
+// What portald prints on stderr at start: where the instance lives and how to reach it with
+// portalctl (the one next to portald in the build tree, else `portalctl` from PATH).
+std::string demo_banner(const Settings& s, const SearchRoots& roots);
+
+}  // namespace portal::supervisor
