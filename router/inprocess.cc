@@ -62,6 +62,12 @@ InprocessModule::~InprocessModule() {
 }
 
 void InprocessModule::deliver(const pb::Envelope& env) {
+  // Answers to the module's own calls complete at once: they run no module code, and the
+  // pool threads may all be blocked in send() waiting for exactly these.
+  if (env.has_response() || env.has_attach()) {
+    runtime_->handle(env);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     queue_.push_back(env);
