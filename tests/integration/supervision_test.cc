@@ -149,6 +149,15 @@ TEST(Supervision, InprocessSegfaultDisablesTheModuleOnly) {
   EXPECT_EQ(inst.call("/crashy/functions/echo", {}, "again")->body, "again");
 }
 
+TEST(Supervision, InprocessModuleCallsOtherModulesWithOneThread) {
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"isolation", "inprocess"}, {"threads", "1"}}}, {"hello", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  auto r = inst.call("/crashy/functions/call", {{"path", "/hello/resources/greeting"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "Hello from Portal!\n");
+}
+
 TEST(Supervision, SigtermStopsEverythingCleanly) {
   Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
