@@ -43,6 +43,7 @@ constexpr const char* kUsage =
 
 struct Options {
   std::string config;
+  bool config_given = false;  // -c, even with an empty name
   std::optional<std::string> demo;  // --demo DIR
   bool debug = false;
   bool check = false;
@@ -55,6 +56,17 @@ int usage_error(const std::string& what) {
   return kExitUsage;
 }
 
+// --demo DIR: alone, and with a path that can be pasted into INI text. -1 when fine.
+int check_demo_args(const Options& o) {
+  if (!o.demo) return -1;
+  if (o.config_given) return usage_error("use either -c FILE or --demo DIR, not both");
+  if (o.demo->empty()) return usage_error("--demo needs a folder");
+  for (char c : *o.demo)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return usage_error("--demo: the folder's path must not contain control characters");
+  return -1;
+}
+
 // Returns -1 on success, else the exit code.
 int parse_args(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -62,10 +74,13 @@ int parse_args(int argc, char** argv, Options& o) {
     if (a == "-c" || a == "--config") {
       if (i + 1 >= argc) return usage_error(std::string(a) + " needs a file");
       o.config = argv[++i];
+      o.config_given = true;
     } else if (a.starts_with("--config=")) {
       o.config = std::string(a.substr(9));
+      o.config_given = true;
     } else if (a.starts_with("-c") && a.size() > 2) {
       o.config = std::string(a.substr(2));
+      o.config_given = true;
     } else if (a == "--demo") {
       if (i + 1 >= argc) return usage_error("--demo needs a folder");
       o.demo = argv[++i];
@@ -83,13 +98,7 @@ int parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown argument '" + std::string(a) + "'");
     }
   }
-  if (o.demo && !o.config.empty()) return usage_error("use either -c FILE or --demo DIR, not both");
-  if (o.demo && o.demo->empty()) return usage_error("--demo needs a folder");
-  if (o.demo)
-    for (char c : *o.demo)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-        return usage_error("--demo: the folder's path must not contain control characters");
-  return -1;
+  return check_demo_args(o);
 }
 
 // -c FILE, or the embedded demo configuration for --demo DIR (DIR created unless --check).
@@ -124,8 +133,8 @@ int check(const Settings& s) {
   std::string names;
   for (const auto& m : s.modules) names += (names.empty() ? "" : ", ") + m.name;
   std::string file = s.core.config_file + (s.core.config_text.empty() ? "" : " (embedded)");
-  std::printf("%s: OK (instance %s, %zu module%s%s%s)\n", file.c_str(), s.core.instance.c_str(),
-              s.modules.size(), s.modules.size() == 1 ? "" : "s", names.empty() ? "" : ": ", names.c_str());
+  std::printf("%s: OK (instance %s, %zu module%s%s%s)\n", file.c_str(), s.core.instance.c_str(), s.modules.size(),
+              s.modules.size() == 1 ? "" : "s", names.empty() ? "" : ": ", names.c_str());
   return 0;
 }
 

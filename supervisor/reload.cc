@@ -25,7 +25,8 @@ std::string join(const std::vector<std::string>& names) {
 void Supervisor::reload() {
   if (shutting_down_) return;
   const CoreSettings& core = settings_.core;
-  log::info(kTopic, "SIGHUP: reloading " + (core.config_text.empty() ? core.config_file : "the embedded configuration"));
+  log::info(kTopic,
+            "SIGHUP: reloading " + (core.config_text.empty() ? core.config_file : "the embedded configuration"));
   auto fresh = reload_settings(core, roots_);
   if (!fresh) {
     log::error(kTopic, "reload failed, keeping the running configuration: " + fresh.error().message);

@@ -102,7 +102,8 @@ TEST_F(Cli, DemoAndConfigAreMutuallyExclusive) {
   std::string conf = dir.write("portal.conf", "[core]\n");
   for (auto args : {std::vector<std::string>{"--demo", dir / "demo", "-c", conf},
                     std::vector<std::string>{"-c", conf, "--demo", dir / "demo"},
-                    std::vector<std::string>{"--config=" + conf, "--demo=" + (dir / "demo")}}) {
+                    std::vector<std::string>{"--config=" + conf, "--demo=" + (dir / "demo")},
+                    std::vector<std::string>{"-c", "", "--demo", dir / "demo"}}) {
     CliRun r = run_portald(dir, args);
     EXPECT_EQ(r.code, 2) << args[0];
     EXPECT_NE(r.output.find("use either -c FILE or --demo DIR, not both"), std::string::npos) << r.output;

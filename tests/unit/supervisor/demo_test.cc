@@ -217,6 +217,14 @@ TEST_F(DemoProcess, RunsAnswersAndStaysInsideDir) {
   EXPECT_NE(out.find(build_root() + "/tools/portalctl -s " + socket + " get /core/status\n"), std::string::npos)
       << out;
 
+  // SIGHUP parses the embedded text again: nothing changed.
+  p.signal(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return p.output().find("3 unchanged") != std::string::npos; }, seconds(10)))
+      << p.output();
+  EXPECT_NE(p.output().find("SIGHUP: reloading the embedded configuration"), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find("reloaded: added -; removed -; changed -; 3 unchanged"), std::string::npos)
+      << p.output();
+
   p.signal(SIGTERM);
   auto code = p.wait_exit(seconds(20));
   ASSERT_TRUE(code) << "portald did not exit\n" << p.output();

@@ -182,7 +182,8 @@ TEST(RestartLimits, DefaultsAreTheDesigns) {
 }
 
 TEST(RestartLimits, BackoffInitialSetsTheSecondDelay) {
-  RestartPolicy p(RestartMode::on_failure, limits_with([](RestartLimits& l) { l.backoff_initial = milliseconds(250); }));
+  RestartPolicy p(RestartMode::on_failure,
+                  limits_with([](RestartLimits& l) { l.backoff_initial = milliseconds(250); }));
   FakeClock c;
   std::vector<milliseconds> want{milliseconds(0), milliseconds(250), milliseconds(500), milliseconds(1000)};
   EXPECT_EQ(delays_of(p, c, 4, seconds(3)), want);
