@@ -149,7 +149,8 @@ pb::Response Client::next_response() {
   }
 }
 
-std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, int router_spin_us, std::string* error) {
+std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, int router_spin_us, int worker_spin_us,
+                                                std::string* error) {
   std::unique_ptr<RoutedSetup> s(new RoutedSetup);
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
@@ -183,6 +184,7 @@ std::unique_ptr<RoutedSetup> RoutedSetup::start(const std::string& transport, in
   b.set_transport(transport);
   b.set_channel_fd(4);
   b.set_log_level("warn");
+  b.set_busy_poll_us(static_cast<std::uint32_t>(worker_spin_us));
   std::unique_ptr<ipc::Endpoint> client_ep;
   if (transport == "uds") {
     int w[2], c[2];

@@ -49,7 +49,8 @@ class Client {
 class RoutedSetup {
  public:
   // transport: "ring" or "uds".
-  static std::unique_ptr<RoutedSetup> start(const std::string& transport, int router_spin_us, std::string* error);
+  static std::unique_ptr<RoutedSetup> start(const std::string& transport, int router_spin_us, int worker_spin_us,
+                                            std::string* error);
   ~RoutedSetup();
   Client& client() { return *client_; }
   std::vector<pid_t> pids() const { return {router_.pid, worker_.pid}; }

@@ -34,6 +34,7 @@ void usage() {
       "  --seconds S    duration of each throughput run (default 3)\n"
       "  --kills K      worker kills for 'restart' (default 50)\n"
       "  --router-spin US  override [core] router_spin_us for the routed runs\n"
+      "  --worker-spin US  busy_poll_us of the echo worker (default 0)\n"
       "  --help, --version\n");
 }
 
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     else if (a == "--requests") value(o.latency_requests);
     else if (a == "--seconds") value(o.throughput_seconds);
     else if (a == "--kills") value(o.kills);
+    else if (a == "--worker-spin") value(o.worker_spin_us);
     else if (a == "--router-spin") {
       int v = 0;
       value(v);

@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 LatencyResult routed(const Options& o, const std::string& transport) {
   LatencyResult r;
   std::string error;
-  auto setup = RoutedSetup::start(transport, o.router_spin_us, &error);
+  auto setup = RoutedSetup::start(transport, o.router_spin_us, o.worker_spin_us, &error);
   if (!setup) return r.error = error, r;
   Client& c = setup->client();
   std::string body(static_cast<std::size_t>(o.body_bytes), 'x');

@@ -30,6 +30,7 @@ struct Options {
   int kills = 50;
   int body_bytes = 64;
   int router_spin_us = -1;  // -1: the router's default
+  int worker_spin_us = 0;   // the echo worker's busy_poll_us
 };
 
 LatencyResult ring_pingpong(const Options& o);
