@@ -29,17 +29,6 @@ Sink detect_sink() {
   return isatty(STDERR_FILENO) ? Sink::terminal : Sink::plain;
 }
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::error: return "ERROR";
-    case LogLevel::warn: return "WARN";
-    case LogLevel::info: return "INFO";
-    case LogLevel::debug: return "DEBUG";
-    case LogLevel::trace: return "TRACE";
-  }
-  return "?";
-}
-
 const char* color(LogLevel l) {
   switch (l) {
     case LogLevel::error: return "31";
@@ -61,6 +50,17 @@ int syslog_priority(LogLevel l) {
 }
 
 }  // namespace
+
+const char* level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::error: return "ERROR";
+    case LogLevel::warn: return "WARN";
+    case LogLevel::info: return "INFO";
+    case LogLevel::debug: return "DEBUG";
+    case LogLevel::trace: return "TRACE";
+  }
+  return "?";
+}
 
 void set_level(LogLevel level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 LogLevel level() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }

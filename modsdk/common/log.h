@@ -9,6 +9,8 @@
 
 namespace portal::log {
 
+// "ERROR", "WARN", "INFO", "DEBUG", "TRACE".
+const char* level_name(LogLevel level);
 void set_level(LogLevel level);
 LogLevel level();
 bool enabled(LogLevel level);

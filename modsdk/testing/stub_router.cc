@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "common/log.h"
 #include "host/convert.h"
 #include "host/loader.h"
 #include "host/path_match.h"
@@ -40,16 +41,6 @@ Response call_guarded(const Handler& h, const Message& m) {
   }
 }
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::error: return "ERROR";
-    case LogLevel::warn: return "WARN";
-    case LogLevel::info: return "INFO";
-    case LogLevel::debug: return "DEBUG";
-    case LogLevel::trace: return "TRACE";
-  }
-  return "?";
-}
 
 }  // namespace
 
@@ -235,7 +226,7 @@ std::optional<std::string> StubRouter::config(std::string_view key) const {
 
 void StubRouter::log(LogLevel level, std::string_view text) {
   static const bool echo = std::getenv("PORTAL_TEST_LOG") != nullptr;
-  if (echo) std::cerr << "[" << level_name(level) << "] [mod." << name_ << "] " << text << "\n";
+  if (echo) std::cerr << "[" << log::level_name(level) << "] [mod." << name_ << "] " << text << "\n";
   std::lock_guard lock(mu_);
   logs_.push_back({level, std::string(text)});
 }

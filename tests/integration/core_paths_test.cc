@@ -30,14 +30,7 @@ Instance* CorePaths::inst_ = nullptr;
 
 // Runs portalctl with `args`; returns (exit code, stdout).
 std::pair<int, std::string> portalctl(const std::string& args) {
-  std::string cmd = build_root() + "/tools/portalctl " + args + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return run_command(build_root() + "/tools/portalctl " + args + " 2>/dev/null");
 }
 
 TEST_F(CorePaths, StatusHasTheFourLines) {

@@ -72,6 +72,10 @@ class Instance {
   std::unique_ptr<tools::CtlClient> client_;
 };
 
+// Runs a shell-free command line of ours (a fixed binary and arguments from the test) and
+// returns (exit code, stdout).
+std::pair<int, std::string> run_command(const std::string& cmd);
+
 // Children of a process (from /proc/<pid>/task/*/children).
 std::vector<pid_t> children_of(pid_t pid);
 bool process_alive(pid_t pid);

@@ -136,14 +136,7 @@ TEST(Robustness, FullQueueAnswers503AndNeverBlocksTheRouter) {
 }
 
 std::pair<int, std::string> run_portald(const std::string& config) {
-  std::string cmd = build_root() + "/supervisor/portald -c " + config + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return run_command(build_root() + "/supervisor/portald -c " + config + " 2>&1");
 }
 
 TEST(Robustness, MalformedConfigNamesFileAndLine) {
