@@ -105,6 +105,9 @@ int place_fds(const ChildPlan& p) {
 
 [[noreturn]] void run_child(const ChildPlan& p) {
   reset_signals();
+  // Our own process group: a Ctrl-C on portald's terminal reaches portald alone, which then
+  // stops the children in order (they still die with portald through PDEATHSIG).
+  ::setpgid(0, 0);
   int err = place_fds(p);
   if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0) child_fail(err, kStageRlimit);
   if (p.set_as && ::setrlimit(RLIMIT_AS, &p.as) != 0) child_fail(err, kStageRlimit);
