@@ -162,6 +162,18 @@ bool is_core_path(std::string_view path) {
   return false;
 }
 
+bool is_reserved_path(std::string_view path) {
+  for (std::string_view p : {"/core", "/auth", "/users", "/groups", "/events"}) {
+    if (path == p) return true;
+    if (path.size() > p.size() && path.substr(0, p.size()) == p && path[p.size()] == '/') {
+      // /events/<module>/... belongs to modules; /events itself and /events/* do not.
+      if (p == "/events") return path == "/events/*";
+      return true;
+    }
+  }
+  return false;
+}
+
 void register_core_paths(PathTable& table) {
   for (const char* p : {"/core/status", "/core/modules", "/core/paths", "/core/ls"}) {
     PathEntry e;

@@ -16,6 +16,10 @@ struct Origin;
 // step 6); the core answers 404 for the ones it does not know.
 bool is_core_path(std::string_view path);
 
+// Paths no module may register: /core/, /auth/, /users/, /groups/ (the core answers there),
+// and the bare prefixes themselves. Modules' events live under /events/<module>/.
+bool is_reserved_path(std::string_view path);
+
 // The core paths registered at start-up (open, no labels).
 void register_core_paths(class PathTable& table);
 

@@ -148,6 +148,7 @@ void Router::on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fd
   if (m.link) detach(m);
   m.name = name;
   m.status = a.status();
+  m.fresh_paths.clear();
   m.timeout_ms = a.timeout_ms() ? a.timeout_ms() : default_timeout_ms_;
   m.queue_limit = a.queue_limit() ? a.queue_limit() : 1024;
   auto link = std::make_unique<WorkerLink>(
@@ -218,8 +219,16 @@ void Router::on_envelope(ModuleLink& link, pb::Envelope& env) {
     case pb::Envelope::kRequest: on_request(link, *env.mutable_request()); break;
     case pb::Envelope::kResponse: on_response(link, *env.mutable_response()); break;
     case pb::Envelope::kHello: on_hello(link, env.hello()); break;
-    case pb::Envelope::kRegisterPath: register_path(link.module(), env.register_path().spec()); break;
-    case pb::Envelope::kUnregisterPath: paths_.remove(env.unregister_path().path(), link.module()); break;
+    case pb::Envelope::kRegisterPath:
+      if (ModuleEntry* m = find_link_owner(link); m && register_path(m->name, env.register_path().spec()))
+        m->fresh_paths.insert(env.register_path().spec().path());
+      break;
+    case pb::Envelope::kUnregisterPath:
+      if (ModuleEntry* m = find_link_owner(link)) {
+        paths_.remove(env.unregister_path().path(), m->name);
+        m->fresh_paths.erase(env.unregister_path().path());
+      }
+      break;
     default: log::warn(kTopic, link.module() + ": unexpected envelope ignored"); break;
   }
 }
@@ -233,8 +242,20 @@ void Router::on_hello(ModuleLink& link, const pb::WorkerHello& h) {
   }
   m->version = h.version();
   m->description = h.description();
+  // The paths of the previous incarnation go, except those this one registered already.
+  std::vector<pb::PathSpec> kept;
+  for (const std::string& p : m->fresh_paths)
+    if (const PathEntry* e = paths_.exact(p); e && e->owner == m->name) {
+      pb::PathSpec spec;
+      spec.set_path(e->path);
+      spec.set_description(e->description);
+      for (const auto& l : e->labels) spec.add_labels(l);
+      spec.set_access(e->access);
+      kept.push_back(std::move(spec));
+    }
   paths_.remove_owner(m->name);
   for (const pb::PathSpec& spec : h.paths()) register_path(m->name, spec);
+  for (const pb::PathSpec& spec : kept) register_path(m->name, spec);
   m->ready = true;
   if (h.pid() > 0) m->status.set_pid(h.pid());
   pb::Control c;
@@ -244,19 +265,27 @@ void Router::on_hello(ModuleLink& link, const pb::WorkerHello& h) {
   log::debug(kTopic, m->name + ": ready with " + std::to_string(h.paths_size()) + " paths");
 }
 
-void Router::register_path(const std::string& owner, const pb::PathSpec& spec) {
+bool Router::register_path(const std::string& owner, const pb::PathSpec& spec) {
   PathEntry e;
   e.path = spec.path();
   e.owner = owner;
   e.labels.assign(spec.labels().begin(), spec.labels().end());
   e.description = spec.description();
   e.access = spec.access();
-  if (e.path.empty() || e.path[0] != '/' || e.path.size() > 1024) {
-    log::warn(kTopic, owner + ": refused malformed path");
-    return;
+  if (e.path.empty() || e.path[0] != '/' || e.path.size() > 1024 || e.path.find('\0') != std::string::npos) {
+    log::warn(kTopic, owner + ": refused a malformed path");
+    return false;
   }
-  if (!paths_.add(std::move(e)))
+  // The core's namespaces are the core's: a module must not answer /auth/login.
+  if (is_reserved_path(e.path)) {
+    log::warn(kTopic, owner + ": refused " + e.path + " (reserved for the core)");
+    return false;
+  }
+  if (!paths_.add(std::move(e))) {
     log::warn(kTopic, owner + ": path " + spec.path() + " already belongs to another module");
+    return false;
+  }
+  return true;
 }
 
 void Router::on_request(ModuleLink& link, pb::Message& msg) {
@@ -451,6 +480,7 @@ void Router::on_load_inprocess(const pb::LoadInprocess& l) {
   if (m.link) detach(m);
   m.name = name;
   m.status = l.status();
+  m.fresh_paths.clear();
   m.status.set_isolation("inprocess");
   m.timeout_ms = default_timeout_ms_;
   auto report_crash = [this, name](const std::string& why) {

@@ -32,6 +32,8 @@ struct ModuleEntry {
   std::uint32_t queue_limit = 1024;
   std::uint64_t msgs = 0;  // requests delivered to it
   std::uint64_t in_flight = 0;
+  // Paths the live incarnation registered one by one: they may overtake its hello.
+  std::unordered_set<std::string> fresh_paths;
 };
 
 // Who gets the response of a routed request.
@@ -90,7 +92,7 @@ class Router {
   void on_request(ModuleLink& link, pb::Message& msg);
   void on_response(ModuleLink& link, pb::Response& resp);
   void on_broken(ModuleLink& link, const std::string& why);
-  void register_path(const std::string& owner, const pb::PathSpec& spec);
+  bool register_path(const std::string& owner, const pb::PathSpec& spec);
 
   void answer(Origin& origin, pb::Response& resp);
   void answer_error(Origin& origin, std::uint32_t status, std::string body);
