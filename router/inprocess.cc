@@ -61,18 +61,19 @@ InprocessModule::~InprocessModule() {
   runtime_.reset();
 }
 
-void InprocessModule::deliver(const pb::Envelope& env) {
+bool InprocessModule::deliver(const pb::Envelope& env) {
   // Answers to the module's own calls complete at once: they run no module code, and the
   // pool threads may all be blocked in send() waiting for exactly these.
   if (env.has_response() || env.has_attach()) {
     runtime_->handle(env);
-    return;
+    return true;
   }
   {
     std::lock_guard lock(mu_);
     queue_.push_back(env);
   }
   cv_.notify_one();
+  return true;
 }
 
 std::size_t InprocessModule::backlog() const {

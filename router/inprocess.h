@@ -23,7 +23,7 @@ class InprocessModule final : public ModuleLink, private host::Uplink {
                                                          EnvelopeSink sink, std::function<void(std::string)> crashed);
   ~InprocessModule() override;
 
-  void deliver(const pb::Envelope& env) override;
+  bool deliver(const pb::Envelope& env) override;
   std::size_t backlog() const override;
   void flush() override {}
 

@@ -30,10 +30,13 @@ void WorkerLink::start() {
   });
 }
 
-void WorkerLink::deliver(const pb::Envelope& env) {
-  std::string out;
-  env.SerializeToString(&out);
+bool WorkerLink::deliver(const pb::Envelope& env) {
+  const std::size_t size = env.ByteSizeLong();
+  if (size > ipc::kMaxMessageBytes) return false;  // the worker would drop the channel
+  std::string out(size, '\0');
+  env.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out.data()));
   endpoint_->send(std::move(out));
+  return true;
 }
 
 void WorkerLink::flush() {

@@ -16,8 +16,9 @@ namespace portal::router {
 class ModuleLink {
  public:
   virtual ~ModuleLink() = default;
-  // Hands one envelope to the module; never blocks (a full ring queues).
-  virtual void deliver(const pb::Envelope& env) = 0;
+  // Hands one envelope to the module; never blocks (a full ring queues). False when the
+  // envelope is larger than a channel carries (ipc::kMaxMessageBytes): nothing was sent.
+  virtual bool deliver(const pb::Envelope& env) = 0;
   // Envelopes accepted but not yet on the ring.
   virtual std::size_t backlog() const = 0;
   // End of a batch: push queued data and wake the module if it sleeps.
@@ -50,7 +51,7 @@ class WorkerLink final : public ModuleLink {
   ~WorkerLink() override;
 
   void start();  // begins watching the worker's doorbell and reads what is already there
-  void deliver(const pb::Envelope& env) override;
+  bool deliver(const pb::Envelope& env) override;
   std::size_t backlog() const override { return endpoint_->queued(); }
   void flush() override;
   bool probe() override;

@@ -379,7 +379,11 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
   msg.set_id(id);
   out_.Clear();
   out_.mutable_request()->Swap(&msg);
-  m.link->deliver(out_);
+  if (!m.link->deliver(out_)) {
+    Origin o = std::move(pending_[id].origin);
+    pending_.erase(id);
+    return answer_error(o, 413, "Message too large for a channel\n");
+  }
   mark_dirty(m.link.get());
   ++m.msgs;
   ++m.in_flight;
@@ -395,7 +399,13 @@ void Router::answer(Origin& origin, pb::Response& resp) {
   resp.set_id(origin.id);
   out_.Clear();
   out_.mutable_response()->Swap(&resp);
-  it->second.link->deliver(out_);
+  if (!it->second.link->deliver(out_)) {
+    out_.Clear();
+    out_.mutable_response()->set_id(origin.id);
+    out_.mutable_response()->set_status(500);
+    out_.mutable_response()->set_body("Response too large for a channel\n");
+    it->second.link->deliver(out_);
+  }
   mark_dirty(it->second.link.get());
 }
 

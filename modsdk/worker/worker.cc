@@ -299,8 +299,17 @@ void Worker::dispatch_while_waiting(pb::Envelope& env) {
 
 void Worker::send(pb::Envelope&& env) {
   std::string payload;
-  if (!env.SerializeToString(&payload)) {
-    log::error(topic_, "cannot serialize an envelope (too large?); dropped");
+  if (env.ByteSizeLong() > ipc::kMaxMessageBytes && env.has_response()) {
+    // The router would take an oversized record for a broken channel: answer an error.
+    log::warn(topic_, "response larger than a channel carries; answering 500 instead");
+    std::uint64_t id = env.response().id();
+    env.Clear();
+    env.mutable_response()->set_id(id);
+    env.mutable_response()->set_status(500);
+    env.mutable_response()->set_body("Response too large for a channel\n");
+  }
+  if (env.ByteSizeLong() > ipc::kMaxMessageBytes || !env.SerializeToString(&payload)) {
+    log::error(topic_, "envelope larger than a channel carries; dropped");
     return;
   }
   std::lock_guard lock(writer_mu_);
