@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace portal::store {
 
@@ -70,6 +71,16 @@ Status fsync_dir(const std::string& dir) {
 
 }  // namespace
 
+// Only names write_file_atomic makes: "<file>.tmp.<hex>", never a store file such as
+// "a.tmp.b.conf" (a valid user name).
+bool is_temporary_name(std::string_view name) {
+  std::size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos || at == 0 || at + 5 == name.size()) return false;
+  for (char c : name.substr(at + 5))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 Status write_file_atomic(const std::string& path, std::string_view contents, unsigned mode) {
   std::string tmp = path + ".tmp." + random_suffix();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -109,7 +120,7 @@ int remove_stale_temporaries(const std::string& dir) {
   int removed = 0;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name.find(".tmp.") == std::string_view::npos) continue;
+    if (!is_temporary_name(name)) continue;
     if (::unlink((dir + "/" + std::string(name)).c_str()) == 0) ++removed;
   }
   ::closedir(d);

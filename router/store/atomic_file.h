@@ -17,7 +17,10 @@ Status write_file_atomic(const std::string& path, std::string_view contents, uns
 // `mode`. Fails if `dir` exists and is not a directory.
 Status ensure_private_dir(const std::string& dir, unsigned mode = 0700);
 
-// Removes `*.tmp.*` leftovers of interrupted writes in `dir`; returns how many.
+// True for "<file>.tmp.<lowercase hex>", the temporaries write_file_atomic creates.
+bool is_temporary_name(std::string_view name);
+
+// Removes `<file>.tmp.<hex>` leftovers of interrupted writes in `dir`; returns how many.
 int remove_stale_temporaries(const std::string& dir);
 
 Result<std::string> read_whole_file(const std::string& path);
