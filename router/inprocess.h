@@ -16,7 +16,7 @@
 
 namespace portal::router {
 
-class InprocessModule final : public ModuleLink, private host::Uplink {
+class InprocessModule final : public ModuleLink {
  public:
   // `sink` receives the module's envelopes on the router loop; `crashed` runs there too.
   static Result<std::unique_ptr<InprocessModule>> create(EventLoop& loop, const pb::LoadInprocess& l,
@@ -29,19 +29,18 @@ class InprocessModule final : public ModuleLink, private host::Uplink {
 
  private:
   InprocessModule(EventLoop& loop, std::string name, std::uint64_t generation);
-  void send(pb::Envelope&& env) override;  // host::Uplink, any thread
-  void worker_loop();
+  class LoopUplink;  // the runtime's way back to the router loop; may outlive this object
+  struct Pool;  // shared with the pool threads, so a thread stuck in a handler never outlives it
+  static void worker_loop(const std::shared_ptr<Pool>& pool);
 
   EventLoop& loop_;
   EnvelopeSink sink_;
   std::function<void(std::string)> crashed_;
   std::shared_ptr<bool> alive_;
+  std::unique_ptr<host::Uplink> uplink_;
   std::unique_ptr<host::ModuleLibrary> library_;
   std::unique_ptr<host::ModuleRuntime> runtime_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<pb::Envelope> queue_;
-  bool stopping_ = false;
+  std::shared_ptr<Pool> pool_;
   std::vector<std::thread> threads_;
 };
 

@@ -493,6 +493,17 @@ void Router::on_load_inprocess(const pb::LoadInprocess& l) {
   m.fresh_paths.clear();
   m.status.set_isolation("inprocess");
   m.timeout_ms = default_timeout_ms_;
+  m.queue_limit = 1024;
+  // The module's own limits travel in its settings (validated by portald).
+  auto setting = [&](const char* key, std::uint32_t& out) {
+    auto it = l.config().find(key);
+    if (it == l.config().end()) return;
+    char* end = nullptr;
+    unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
+    if (end && *end == '\0' && v > 0 && v <= 0xffffffffUL) out = static_cast<std::uint32_t>(v);
+  };
+  setting("timeout_ms", m.timeout_ms);
+  setting("queue_limit", m.queue_limit);
   auto report_crash = [this, name](const std::string& why) {
     auto it = modules_.find(name);
     if (it == modules_.end()) return;

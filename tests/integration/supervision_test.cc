@@ -158,6 +158,24 @@ TEST(Supervision, InprocessModuleCallsOtherModulesWithOneThread) {
   EXPECT_EQ(r->body, "Hello from Portal!\n");
 }
 
+TEST(Supervision, ReloadingAnInprocessModuleWithAStuckHandlerDoesNotHangTheRouter) {
+  Instance inst(std::vector<ModuleConf>{{"crashy", {{"isolation", "inprocess"}, {"threads", "2"}, {"timeout_ms", "500"}}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  pid_t router = inst.router_pid();
+  auto r = inst.call("/crashy/functions/hang");  // never returns; the caller gets 504
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  auto t0 = std::chrono::steady_clock::now();
+  r = inst.call("/core/modules/crashy", {{"action", "reload"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_TRUE(inst.wait_ready("crashy"));
+  EXPECT_EQ(inst.call("/crashy/functions/echo", {}, "alive")->body, "alive");
+  EXPECT_EQ(inst.get("/core/status")->status, 200);
+  EXPECT_EQ(inst.router_pid(), router);
+}
+
 TEST(Supervision, SigtermStopsEverythingCleanly) {
   Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"crashy", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
