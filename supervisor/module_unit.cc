@@ -38,7 +38,8 @@ ModuleUnit::ModuleUnit(UnitHost& host, ModuleSettings settings)
       settings_(std::move(settings)),
       policy_(settings_.restart, settings_.limits),
       restart_timer_(host.io()),
-      kill_timer_(host.io()) {}
+      kill_timer_(host.io()),
+      start_timer_(host.io()) {}
 
 // A live incarnation is killed and reaped by ~ChildProcess; timers cancel themselves.
 ModuleUnit::~ModuleUnit() = default;
@@ -161,8 +162,21 @@ void ModuleUnit::spawn() {
   set_state(ModuleState::starting);
   send_attach();
   inc_->child->on_exit([this](ExitStatus st) { on_exit(st); });
+  arm_start_timeout();
   log::info(kTopic, "module " + settings_.name + ": started pid " + std::to_string(pid()) + " generation " +
                         std::to_string(generation_));
+}
+
+void ModuleUnit::arm_start_timeout() {
+  const std::uint64_t gen = generation_;
+  start_timer_.expires_after(std::chrono::milliseconds(settings_.start_timeout_ms));
+  start_timer_.async_wait([this, gen](boost::system::error_code ec) {
+    if (ec || !inc_ || inc_->generation != gen || state_ != ModuleState::starting) return;
+    inc_->kill_reason = "not ready within " + std::to_string(settings_.start_timeout_ms) + " ms";
+    log::warn(kTopic, "module " + settings_.name + ": pid " + std::to_string(pid()) + " " + inc_->kill_reason +
+                          "; killing it");
+    inc_->child->signal(SIGKILL);
+  });
 }
 
 void ModuleUnit::spawn_inprocess() {
@@ -183,6 +197,7 @@ void ModuleUnit::spawn_inprocess() {
 void ModuleUnit::on_exit(ExitStatus st) {
   std::unique_ptr<Incarnation> inc = std::move(inc_);  // its channel fds close on return
   kill_timer_.cancel();
+  start_timer_.cancel();
   last_exit_ = st.describe();
   if (!inc->kill_reason.empty()) last_exit_ += " (" + inc->kill_reason + ")";
   if (stopping_ || host_.shutting_down()) {
@@ -233,6 +248,7 @@ void ModuleUnit::schedule_restart(std::chrono::milliseconds delay) {
 
 void ModuleUnit::worker_ready(std::uint64_t generation) {
   if (!inc_ || generation != inc_->generation || state_ != ModuleState::starting) return;
+  start_timer_.cancel();
   auto ms = (mono_us() - inc_->spawned_mono_us) / 1000;
   log::info(kTopic, "module " + settings_.name + ": running (pid " + std::to_string(pid()) + ", ready in " +
                         std::to_string(ms) + " ms)");

@@ -87,6 +87,7 @@ class ModuleUnit {
 
   void spawn();
   void spawn_inprocess();
+  void arm_start_timeout();
   void on_exit(ExitStatus status);
   // Carries out the restart policy's verdict; `gone_generation` is the incarnation that
   // ended (0 when none was spawned).
@@ -115,6 +116,7 @@ class ModuleUnit {
   boost::asio::steady_timer restart_timer_;
   bool restart_pending_ = false;
   boost::asio::steady_timer kill_timer_;
+  boost::asio::steady_timer start_timer_;  // a worker that never says hello is killed
   std::vector<Done> stop_waiters_;
   std::vector<ReadyDone> ready_waiters_;
 };

@@ -185,6 +185,7 @@ Status parse_module_keys(const MergedSection& m, ModuleSettings& s) {
   if (!(st = read_uint(m.get("queue_limit"), 1, 1000000, s.queue_limit))) return st;
   if (!(st = read_uint(m.get("ring_bytes"), ipc::kMinRingBytes, ipc::kMaxRingBytes, s.ring_bytes, true))) return st;
   if (!(st = read_uint(m.get("busy_poll_us"), 0, 1000000, s.busy_poll_us))) return st;
+  if (!(st = read_uint(m.get("start_timeout_ms"), 1, kMaxTimeoutMs, s.start_timeout_ms))) return st;
   s.ring_bytes = ipc::normalize_ring_bytes(s.ring_bytes);
   if (!(st = parse_limits(m, s.limits))) return st;
   return parse_hardening(m, s.hardening);

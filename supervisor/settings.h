@@ -54,6 +54,7 @@ struct ModuleSettings {
   std::uint32_t queue_limit = 1024;
   std::uint32_t ring_bytes = 1u << 20;
   std::uint32_t busy_poll_us = 0;
+  std::uint32_t start_timeout_ms = 30000;  // spawn to hello; a worker slower than that is killed
   RestartLimits limits;
   Hardening hardening;
   std::string library;                        // resolved path; empty when not found

@@ -105,6 +105,7 @@ class CrashyModule final : public portal::Module {
     std::string fail = core.config("fail_load").value_or("");
     if (fail == "fatal") return portal::make_error(portal::kFatalConfig, "fail_load = fatal");
     if (fail == "error") return portal::make_error(status::internal_error, "fail_load = error");
+    if (auto ms = core.config("hang_load")) std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(ms->c_str())));
     const std::pair<const char*, portal::Handler> routes[] = {
         {"/crashy/functions/segfault", segfault},
         {"/crashy/functions/overflow", overflow},

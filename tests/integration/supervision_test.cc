@@ -103,6 +103,16 @@ TEST(Supervision, FatalConfigAtLoadIsReportedAndOthersRun) {
   EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
 }
 
+TEST(Supervision, WorkerThatNeverBecomesReadyIsKilledAndParks) {
+  Instance inst(std::vector<ModuleConf>{
+      {"crashy", {{"hang_load", "600000"}, {"start_timeout_ms", "300"}, {"crash_limit", "2"}}}, {"hello", {}}});
+  ASSERT_TRUE(inst.start()) << inst.log();
+  nlohmann::json m = inst.module("crashy");
+  EXPECT_EQ(m["state"], "failed") << m.dump();
+  EXPECT_NE(m["last_exit"].get<std::string>().find("not ready within 300 ms"), std::string::npos) << m.dump();
+  EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
+}
+
 TEST(Supervision, RouterKilledIsRestartedAndWorkersReattach) {
   Instance inst(std::vector<ModuleConf>{{"hello", {}}, {"myapp", {}}});
   ASSERT_TRUE(inst.start()) << inst.log();
