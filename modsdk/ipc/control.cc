@@ -1,12 +1,62 @@
 #include "ipc/control.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 namespace portal::ipc {
+
+namespace {
+
+// Larger messages go through a memfd: a datagram must fit the socket's send buffer.
+constexpr std::size_t kInlineControlBytes = 64 * 1024;
+
+Status send_datagram(int sock, std::string& data, const std::vector<int>& fds);
+
+// Writes `data` into a sealed memfd and sends a Spilled marker with it as the first fd.
+Status send_spilled(int sock, const std::string& data, const std::vector<int>& fds) {
+  if (fds.size() + 1 > kMaxControlFds) return make_error(500, "control: too many fds");
+  UniqueFd mem(::memfd_create("portal-control", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!mem) return make_error(500, std::string("control: memfd_create: ") + std::strerror(errno));
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t w = ::write(mem.get(), data.data() + off, data.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return make_error(500, std::string("control: memfd write: ") + std::strerror(errno));
+    off += static_cast<std::size_t>(w);
+  }
+  ::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  pb::Control marker;
+  marker.mutable_spilled()->set_bytes(data.size());
+  std::string small;
+  marker.SerializeToString(&small);
+  std::vector<int> all{mem.get()};
+  all.insert(all.end(), fds.begin(), fds.end());
+  return send_datagram(sock, small, all);
+}
+
+// Reads a spilled message back from its memfd into `msg`.
+bool read_spilled(int fd, std::uint64_t bytes, pb::Control& msg) {
+  struct stat st;
+  if (bytes > kMaxControlBytes || ::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != bytes) return false;
+  std::string data(bytes, '\0');
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t r = ::pread(fd, data.data() + off, data.size() - off, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    off += static_cast<std::size_t>(r);
+  }
+  return msg.ParseFromString(data) && !msg.has_spilled();
+}
+
+}  // namespace
 
 Status send_control(int sock, const pb::Control& msg, const std::vector<int>& fds) {
   std::string data;
@@ -16,6 +66,13 @@ Status send_control(int sock, const pb::Control& msg, const std::vector<int>& fd
   if (data.empty()) return make_error(500, "control: empty message");
   if (data.size() > kMaxControlBytes) return make_error(500, "control: message too large");
   if (fds.size() > kMaxControlFds) return make_error(500, "control: too many fds");
+  if (data.size() > kInlineControlBytes) return send_spilled(sock, data, fds);
+  return send_datagram(sock, data, fds);
+}
+
+namespace {
+
+Status send_datagram(int sock, std::string& data, const std::vector<int>& fds) {
   iovec iov{data.data(), data.size()};
   alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxControlFds)];
   msghdr mh{};
@@ -42,6 +99,8 @@ Status send_control(int sock, const pb::Control& msg, const std::vector<int>& fd
     return make_error(503, std::string("control: sendmsg: ") + std::strerror(errno));
   }
 }
+
+}  // namespace
 
 ControlRead recv_control(int sock, pb::Control& msg, std::vector<UniqueFd>& fds, std::string* why) {
   fds.clear();
@@ -89,6 +148,13 @@ ControlRead recv_control(int sock, pb::Control& msg, std::vector<UniqueFd>& fds,
   if (!msg.ParseFromArray(data.data(), static_cast<int>(n))) {
     if (why) *why = "control message does not parse";
     return ControlRead::error;
+  }
+  if (msg.has_spilled()) {
+    if (fds.empty() || !read_spilled(fds.front().get(), msg.spilled().bytes(), msg)) {
+      if (why) *why = "spilled control message unreadable";
+      return ControlRead::error;
+    }
+    fds.erase(fds.begin());
   }
   return ControlRead::message;
 }

@@ -222,6 +222,20 @@ bool Worker::sleep(Sleeper& self, Deadline deadline) {
       idle_count_.store(idle_.size());
     }
   }
+  {
+    // Arm the doorbell again now that we are counted idle: between our prepare_sleep() and
+    // joining idle_, a thread that woke earlier may have cleared the sleeping flag (woke())
+    // and, seeing nobody idle, not re-armed it — the router would then never ring us.
+    std::lock_guard role(reader_mu_);
+    if (!ep_->prepare_sleep()) {
+      if (!deadline) {
+        std::lock_guard lock(mu_);
+        erase_one(idle_, &self);
+        idle_count_.store(idle_.size());
+      }
+      return true;  // a record arrived meanwhile: take a turn instead of sleeping
+    }
+  }
   int timeout_ms = -1;
   if (deadline) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();

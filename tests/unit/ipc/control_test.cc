@@ -209,6 +209,36 @@ TEST_F(ControlTest, LargeConfigureFitsOneDatagram) {
   EXPECT_EQ(got.configure().values().at("mod_x.key1999"), std::string(50, 'v'));
 }
 
+TEST_F(ControlTest, MessagesBeyondTheSocketBufferTravelInAMemfdWithTheirFds) {
+  pb::Control c;
+  auto* values = c.mutable_configure()->mutable_values();
+  for (int i = 0; i < 20000; ++i) (*values)["mod_x.key" + std::to_string(i)] = std::string(100, 'v');
+  ASSERT_GT(c.ByteSizeLong(), 2u << 20);  // far past SO_SNDBUF: one datagram could not carry it
+  UniqueFd bell(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(send_control(a_.get(), c, {bell.get()}));
+  pb::Control got;
+  std::vector<UniqueFd> fds;
+  std::string why;
+  ASSERT_EQ(recv_control(b_.get(), got, fds, &why), ControlRead::message) << why;
+  EXPECT_EQ(got.configure().values().size(), 20000);
+  EXPECT_EQ(got.configure().values().at("mod_x.key19999"), std::string(100, 'v'));
+  ASSERT_EQ(fds.size(), 1u);  // the memfd is consumed; the caller's fd comes through
+  std::uint64_t one = 1, v = 0;
+  ASSERT_EQ(::write(fds[0].get(), &one, sizeof one), 8);
+  ASSERT_EQ(::read(bell.get(), &v, sizeof v), 8);
+}
+
+TEST_F(ControlTest, ASpilledMarkerWithoutItsMemfdIsAnError) {
+  pb::Control marker;
+  marker.mutable_spilled()->set_bytes(100);
+  std::string data;
+  marker.SerializeToString(&data);
+  ASSERT_EQ(::send(a_.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  pb::Control got;
+  std::vector<UniqueFd> fds;
+  EXPECT_EQ(recv_control(b_.get(), got, fds, nullptr), ControlRead::error);
+}
+
 TEST_F(ControlTest, NonBlockingSenderWaitsOutAFullSocket) {
   ASSERT_EQ(::fcntl(a_.get(), F_SETFL, ::fcntl(a_.get(), F_GETFL) | O_NONBLOCK), 0);
   static constexpr int kCount = 5000;  // far more than the socket buffers hold
