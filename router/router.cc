@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "host/convert.h"
 #include "ipc/control.h"
 #include "router/core_paths.h"
 #include "router/inprocess.h"
@@ -16,6 +18,17 @@ namespace portal::router {
 namespace {
 
 constexpr const char* kTopic = "router";
+
+// A decimal setting within [lo, hi]; nullopt when absent or not a number in range.
+std::optional<std::uint32_t> u32_setting(const google::protobuf::Map<std::string, std::string>& values,
+                                         const std::string& key, unsigned long lo, unsigned long hi) {
+  auto it = values.find(key);
+  if (it == values.end()) return std::nullopt;
+  char* end = nullptr;
+  unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || v < lo || v > hi) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
+}
 
 pb::Response make_response(std::uint32_t status, std::string body) {
   pb::Response r;
@@ -96,7 +109,7 @@ void Router::on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds) {
       instance_ = c.configure().instance();
       config_ = {c.configure().values().begin(), c.configure().values().end()};
       if (c.configure().default_timeout_ms()) default_timeout_ms_ = c.configure().default_timeout_ms();
-      configure_spin();
+      configure_spin(c.configure());
       LogLevel level;
       auto it = config_.find("core.log_level");
       if (it != config_.end() && log::parse_level(it->second, level)) log::set_level(level);
@@ -150,7 +163,7 @@ void Router::on_attach(const pb::AttachWorker& a, std::vector<ipc::UniqueFd>& fd
   m.status = a.status();
   m.fresh_paths.clear();
   m.timeout_ms = a.timeout_ms() ? a.timeout_ms() : default_timeout_ms_;
-  m.queue_limit = a.queue_limit() ? a.queue_limit() : 1024;
+  m.queue_limit = a.queue_limit() ? a.queue_limit() : kDefaultQueueLimit;
   auto link = std::make_unique<WorkerLink>(
       loop_, name, a.status().generation(), std::move(ep),
       [this](ModuleLink& l, pb::Envelope& env) { on_envelope(l, env); },
@@ -214,7 +227,7 @@ ModuleEntry* Router::find_link_owner(ModuleLink& link) {
 }
 
 void Router::on_envelope(ModuleLink& link, pb::Envelope& env) {
-  last_activity_us_ = mono_us();
+  if (spin_us_ != 0) last_activity_us_ = mono_us();  // only the spin reads it
   switch (env.kind_case()) {
     case pb::Envelope::kRequest: on_request(link, *env.mutable_request()); break;
     case pb::Envelope::kResponse: on_response(link, *env.mutable_response()); break;
@@ -272,8 +285,8 @@ bool Router::register_path(const std::string& owner, const pb::PathSpec& spec) {
   e.labels.assign(spec.labels().begin(), spec.labels().end());
   e.description = spec.description();
   e.access = spec.access();
-  if (e.path.empty() || e.path[0] != '/' || e.path.size() > 1024 || e.path.find('\0') != std::string::npos) {
-    log::warn(kTopic, owner + ": refused a malformed path");
+  if (Status valid = host::validate_path(e.path); !valid) {
+    log::warn(kTopic, owner + ": refused a path: " + valid.error().message);
     return false;
   }
   // The core's namespaces are the core's: a module must not answer /auth/login.
@@ -455,13 +468,10 @@ void Router::on_deadline() {
 // Adaptive spin ([core] router_spin_us): after activity, or while requests are in flight,
 // look at the rings for up to that long before blocking. A worker's answer or a client's
 // next request then costs no doorbell write and no wake-up of the router.
-void Router::configure_spin() {
+void Router::configure_spin(const pb::Configure& cfg) {
   spin_us_ = 0;
-  auto it = config_.find("core.router_spin_us");
-  if (it != config_.end()) {
-    char* end = nullptr;
-    unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
-    if (end && *end == '\0' && v <= 1000) spin_us_ = static_cast<std::uint32_t>(v);
+  if (cfg.values().count("core.router_spin_us")) {
+    if (auto v = u32_setting(cfg.values(), "core.router_spin_us", 0, 1000)) spin_us_ = *v;
     else log::warn(kTopic, "core.router_spin_us: expected 0..1000 microseconds; spinning stays off");
   }
   loop_.set_spin(
@@ -493,17 +503,10 @@ void Router::on_load_inprocess(const pb::LoadInprocess& l) {
   m.fresh_paths.clear();
   m.status.set_isolation("inprocess");
   m.timeout_ms = default_timeout_ms_;
-  m.queue_limit = 1024;
+  m.queue_limit = kDefaultQueueLimit;
   // The module's own limits travel in its settings (validated by portald).
-  auto setting = [&](const char* key, std::uint32_t& out) {
-    auto it = l.config().find(key);
-    if (it == l.config().end()) return;
-    char* end = nullptr;
-    unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
-    if (end && *end == '\0' && v > 0 && v <= 0xffffffffUL) out = static_cast<std::uint32_t>(v);
-  };
-  setting("timeout_ms", m.timeout_ms);
-  setting("queue_limit", m.queue_limit);
+  if (auto v = u32_setting(l.config(), "timeout_ms", 1, 0xffffffffUL)) m.timeout_ms = *v;
+  if (auto v = u32_setting(l.config(), "queue_limit", 1, 0xffffffffUL)) m.queue_limit = *v;
   auto report_crash = [this, name](const std::string& why) {
     auto it = modules_.find(name);
     if (it == modules_.end()) return;

@@ -21,6 +21,8 @@
 
 namespace portal::router {
 
+inline constexpr std::uint32_t kDefaultQueueLimit = 1024;
+
 struct ModuleEntry {
   std::string name;
   pb::ModuleStatus status;  // as portald last reported it
@@ -29,7 +31,7 @@ struct ModuleEntry {
   std::unique_ptr<ModuleLink> link;  // the live incarnation, if any
   bool ready = false;                // its hello arrived and its paths are registered
   std::uint32_t timeout_ms = 30000;
-  std::uint32_t queue_limit = 1024;
+  std::uint32_t queue_limit = kDefaultQueueLimit;
   std::uint64_t msgs = 0;  // requests delivered to it
   std::uint64_t in_flight = 0;
   // Paths the live incarnation registered one by one: they may overtake its hello.
@@ -77,7 +79,7 @@ class Router {
 
  private:
   void read_control();
-  void configure_spin();
+  void configure_spin(const pb::Configure& cfg);
   bool may_sleep();
   bool probe_links();
   void on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds);
