@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "portal_build_config.h"
+#include "router/core_util.h"
 #include "router/router.h"
 
 namespace portal::router {
@@ -174,8 +175,19 @@ bool is_reserved_path(std::string_view path) {
   return false;
 }
 
+std::vector<std::pair<std::string, std::string>> core_events() {
+  return {{"/events/acl/bypass", "A sys.see_all user saw rows the row filter would hide"},
+          {"/events/auth/login", "A user logged in"},
+          {"/events/auth/login_failed", "A login or password check failed"},
+          {"/events/auth/key_rotated", "A user's API key was rotated"},
+          {"/events/config/set", "A module setting was changed at runtime"}};
+}
+
 void register_core_paths(PathTable& table) {
-  for (const char* p : {"/core/status", "/core/modules", "/core/paths", "/core/ls"}) {
+  for (const char* p : {"/core/status", "/core/modules", "/core/paths", "/core/ls", "/core/resolve", "/auth/login",
+                        "/auth/logout", "/auth/whoami", "/auth/key", "/auth/key/rotate", "/events", "/users",
+                        "/groups", "/core/storage", "/core/config/get", "/core/config/set", "/core/config/list",
+                        "/core/locks"}) {
     PathEntry e;
     e.path = p;
     e.owner = "core";
@@ -192,6 +204,17 @@ void handle_core(Router& r, const Caller& caller, const pb::Message& msg, Origin
   if (path == "/core/paths") return reply(r, origin, 200, paths_text(r, caller));
   if (path == "/core/ls") return reply(r, origin, 200, ls_text(r, caller, header(msg, "prefix")));
   if (path.rfind("/core/modules/", 0) == 0) return module_action(r, caller, msg, std::move(origin));
+  if (path == "/core/resolve") return core::handle_resolve(r, caller, msg, std::move(origin));
+  if (path.rfind("/core/config/", 0) == 0) return core::handle_config(r, caller, msg, std::move(origin));
+  if (path == "/core/locks" || path.rfind("/core/locks/", 0) == 0)
+    return core::handle_locks(r, caller, msg, std::move(origin));
+  if (path == "/core/storage" || path.rfind("/core/storage/", 0) == 0)
+    return core::handle_storage(r, caller, msg, std::move(origin));
+  if (path.rfind("/auth/", 0) == 0) return core::handle_auth(r, caller, msg, std::move(origin));
+  if (path == "/users" || path.rfind("/users/", 0) == 0) return core::handle_users(r, caller, msg, std::move(origin));
+  if (path == "/groups" || path.rfind("/groups/", 0) == 0)
+    return core::handle_groups(r, caller, msg, std::move(origin));
+  if (path == "/events") return reply(r, origin, 200, r.events().listing(caller));
   reply(r, origin, 404, {});
 }
 

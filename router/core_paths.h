@@ -2,7 +2,10 @@
 // /core/modules/<name>, /core/paths, /core/ls.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "portal.pb.h"
 #include "router/access.h"
@@ -22,6 +25,9 @@ bool is_reserved_path(std::string_view path);
 
 // The core paths registered at start-up (open, no labels).
 void register_core_paths(class PathTable& table);
+
+// Events the core declares (path, description); labelled `admin`.
+std::vector<std::pair<std::string, std::string>> core_events();
 
 void handle_core(Router& router, const Caller& caller, const pb::Message& msg, Origin origin);
 

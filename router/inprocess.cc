@@ -80,7 +80,7 @@ Result<std::unique_ptr<InprocessModule>> InprocessModule::create(EventLoop& loop
   m->pool_->runtime = m->runtime_.get();
   m->pool_->running = threads;
   for (unsigned i = 0; i < threads; ++i) m->threads_.emplace_back([pool = m->pool_] { worker_loop(pool); });
-  m->uplink_->send(m->runtime_->hello(::getpid()));
+  m->runtime_->announce(::getpid());  // the hello, then subscriptions made in load()
   return m;
 }
 
@@ -112,7 +112,7 @@ InprocessModule::~InprocessModule() {
 bool InprocessModule::deliver(const pb::Envelope& env) {
   // Answers to the module's own calls complete at once: they run no module code, and the
   // pool threads may all be blocked in send() waiting for exactly these.
-  if (env.has_response() || env.has_attach()) {
+  if (env.has_response() || env.has_attach() || env.has_event()) {
     runtime_->handle(env);
     return true;
   }

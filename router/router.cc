@@ -18,6 +18,7 @@ namespace portal::router {
 namespace {
 
 constexpr const char* kTopic = "router";
+constexpr int kMaxVisited = 32;  // hops recorded per trace
 
 // A decimal setting within [lo, hi]; nullopt when absent or not a number in range.
 std::optional<std::uint32_t> u32_setting(const google::protobuf::Map<std::string, std::string>& values,
@@ -42,9 +43,17 @@ pb::Response make_response(std::uint32_t status, std::string body) {
 Router::Router(EventLoop& loop, int control_fd)
     : loop_(loop),
       control_fd_(control_fd),
-      identity_(std::make_unique<AnonymousResolver>()),
+      auth_(std::make_unique<AuthService>(
+          loop, [this](const std::string& path, const std::string& body) { emit(path, body); })),
       epoch_(now_us()) {
   register_core_paths(paths_);
+  for (const auto& [path, description] : core_events()) {
+    pb::EventSpec spec;
+    spec.set_path(path);
+    spec.set_description(description);
+    spec.add_labels("admin");
+    declare_event("core", spec);
+  }
 }
 
 Router::~Router() = default;
@@ -113,6 +122,7 @@ void Router::on_control(pb::Control& c, std::vector<ipc::UniqueFd>& fds) {
       LogLevel level;
       auto it = config_.find("core.log_level");
       if (it != config_.end() && log::parse_level(it->second, level)) log::set_level(level);
+      if (!auth_->is_open()) open_identity();
       pb::Control ready;
       ready.mutable_router_ready()->set_pid(::getpid());
       send_control(ready);
@@ -199,6 +209,7 @@ void Router::detach(ModuleEntry& m) {
   dirty_.erase(m.link.get());
   m.link.reset();
   m.ready = false;
+  forget_events(m.name);
   fail_in_flight(m.name, gen, "Module '" + m.name + "' went away while handling the request\n");
 }
 
@@ -242,6 +253,22 @@ void Router::on_envelope(ModuleLink& link, pb::Envelope& env) {
         m->fresh_paths.erase(env.unregister_path().path());
       }
       break;
+    case pb::Envelope::kDeclareEvent:
+      if (ModuleEntry* m = find_link_owner(link)) {
+        declare_event(m->name, env.declare_event().spec());
+        m->fresh_paths.insert(env.declare_event().spec().path());
+      }
+      break;
+    case pb::Envelope::kUndeclareEvent:
+      if (ModuleEntry* m = find_link_owner(link); m && events_.undeclare(env.undeclare_event().path(), m->name)) {
+        paths_.remove(env.undeclare_event().path(), m->name);
+        m->fresh_paths.erase(env.undeclare_event().path());
+      }
+      break;
+    case pb::Envelope::kSubscribe: on_own_subscribe(link, env.subscribe()); break;
+    case pb::Envelope::kUnsubscribe:
+      if (ModuleEntry* m = find_link_owner(link)) events_.unsubscribe(m->name, env.unsubscribe().subscription());
+      break;
     default: log::warn(kTopic, link.module() + ": unexpected envelope ignored"); break;
   }
 }
@@ -266,10 +293,24 @@ void Router::on_hello(ModuleLink& link, const pb::WorkerHello& h) {
       spec.set_access(e->access);
       kept.push_back(std::move(spec));
     }
+  // Declarations that overtook the hello stay; the rest are the hello's.
+  std::vector<pb::EventSpec> kept_events;
+  for (const std::string& p : m->fresh_paths)
+    if (const events::EventDecl* d = events_.find(p); d && d->owner == m->name) {
+      pb::EventSpec spec;
+      spec.set_path(d->path);
+      spec.set_description(d->description);
+      for (const auto& l : d->labels) spec.add_labels(l);
+      kept_events.push_back(std::move(spec));
+    }
+  forget_events(m->name);
   paths_.remove_owner(m->name);
   for (const pb::PathSpec& spec : h.paths()) register_path(m->name, spec);
   for (const pb::PathSpec& spec : kept) register_path(m->name, spec);
+  for (const pb::EventSpec& spec : h.events()) declare_event(m->name, spec);
+  for (const pb::EventSpec& spec : kept_events) declare_event(m->name, spec);
   m->ready = true;
+  push_overrides(*m);
   if (h.pid() > 0) m->status.set_pid(h.pid());
   pb::Control c;
   c.mutable_worker_ready()->set_module(m->name);
@@ -345,21 +386,91 @@ void Router::on_broken(ModuleLink& link, const std::string& why) {
 void Router::route(pb::Message&& msg, Origin origin, const std::string& from_module) {
   const std::uint64_t id = next_id_++;
   ++routed_;
+  msg.set_id(id);
   pb::Context* ctx = msg.mutable_ctx();
-  Caller caller = identity_->resolve(*ctx, from_module);
   ctx->clear_auth();  // a worker never decides identity
-  if (!caller.user.empty()) {
-    ctx->mutable_auth()->set_user(caller.user);
-    for (const auto& l : caller.labels) ctx->mutable_auth()->add_labels(l);
-  }
   ctx->set_source_module(from_module);
   pb::Trace* t = ctx->mutable_trace();
   if (t->trace_id() == 0) t->set_trace_id(id);
   t->set_hops(t->hops() + 1);
   t->set_timestamp_us(now_us());
-
+  if (t->visited_size() < kMaxVisited) {
+    pb::Hop* hop = t->add_visited();
+    hop->set_module(from_module);
+    hop->set_timestamp_us(t->timestamp_us());
+  }
   if (draining_) return answer_error(origin, 503, "Shutting down\n");
+
+  // An identity a capable module established (federation) stands in for credentials.
+  if (ctx->has_asserted()) {
+    std::string asserted = ctx->asserted().user();
+    ctx->clear_asserted();
+    if (!asserted.empty()) {
+      if (!may_assert_identity(from_module)) {
+        log::debug(kTopic, from_module + ": asserted an identity without the capability; ignored");
+      } else {
+        Caller c = auth_->caller_for(asserted);
+        if (c.user.empty()) log::warn(kTopic, from_module + ": asserted unknown user '" + asserted + "'; anonymous");
+        c.asserted_by = from_module;
+        return dispatch(std::move(msg), std::move(origin), std::move(c));
+      }
+    }
+  }
+  const pb::Credentials& cred = ctx->credentials();
+  if (cred.api_key().empty() && cred.token().empty() && cred.username().empty() && cred.password().empty())
+    return dispatch(std::move(msg), std::move(origin), Caller{});
+  if (!auth_->is_open()) return answer_error(origin, 503, "Identity store unavailable\n");
+
+  // Resolution is immediate except for a password check, which runs off the loop.
+  struct Held {
+    pb::Message msg;
+    Origin origin;
+    bool async = false;
+  };
+  auto held = std::make_shared<Held>(Held{std::move(msg), std::move(origin)});
+  std::string source = from_module + ":" + held->msg.ctx().credentials().source();
+  auth_->resolve(held->msg.ctx().credentials(), source, [this, held](Resolution r) {
+    if (r.status != 200)
+      answer_error(held->origin, static_cast<std::uint32_t>(r.status), std::move(r.body));
+    else
+      dispatch(std::move(held->msg), std::move(held->origin), std::move(r.caller));
+    if (held->async) flush_dirty();
+  });
+  held->async = true;
+}
+
+void Router::dispatch(pb::Message&& msg, Origin origin, Caller caller) {
+  pb::Context* ctx = msg.mutable_ctx();
+  if (!caller.user.empty()) {
+    pb::Identity* auth = ctx->mutable_auth();
+    auth->set_user(caller.user);
+    for (const auto& l : caller.labels) auth->add_labels(l);
+    auth->set_asserted_by(caller.asserted_by);
+  }
   const std::string& path = msg.path();
+  const std::uint64_t trace_id = ctx->trace().trace_id();
+  if (events_.tracing()) {
+    events::TraceRequest tr;
+    tr.trace_id = trace_id;
+    int m = msg.method();
+    tr.method = (m >= 1 && m <= 7) ? static_cast<events::TraceMethod>(m - 1) : events::TraceMethod::Get;
+    tr.source_module = ctx->source_module();
+    tr.path = path;
+    tr.user = caller.user;
+    tr.body = msg.body();
+    events_.trace_request(tr);
+    origin.trace_id = trace_id;
+    origin.trace_path = path;
+  }
+  switch (msg.method()) {
+    case pb::EVENT: return on_event_method(msg, origin);
+    case pb::SUB:
+    case pb::UNSUB:
+      if (path.rfind("/events/", 0) == 0 || path == "/core/trace") return on_subscription(msg, origin, caller);
+      break;
+    default: break;
+  }
+
   const PathEntry* e = paths_.exact(path);
   if (!e && is_core_path(path)) return handle_core(*this, caller, msg, std::move(origin));
   if (!e) e = paths_.route(path);
@@ -369,6 +480,7 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
     return answer_error(origin, 403, {});
   }
   if (e->owner == "core") return handle_core(*this, caller, msg, std::move(origin));
+  ctx->clear_credentials();  // secrets stop at the router
 
   auto mit = modules_.find(e->owner);
   if (mit == modules_.end() || !mit->second.ready || !mit->second.link)
@@ -377,6 +489,7 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
   if (m.link->backlog() >= m.queue_limit)
     return answer_error(origin, 503, "Module '" + m.name + "' is overloaded (queue full)\n");
 
+  const std::uint64_t id = msg.id();
   std::uint32_t timeout_ms = m.timeout_ms;
   if (msg.timeout_ms() != 0 && msg.timeout_ms() < timeout_ms) timeout_ms = msg.timeout_ms();
   Pending p;
@@ -384,12 +497,11 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
   p.target = m.name;
   p.target_generation = m.link->generation();
   p.deadline_us = mono_us() + std::uint64_t{timeout_ms} * 1000;
-  p.trace_id = t->trace_id();
+  p.trace_id = trace_id;
   arm_deadline(p.deadline_us);
   deadlines_.emplace(p.deadline_us, id);
   pending_.emplace(id, std::move(p));
 
-  msg.set_id(id);
   out_.Clear();
   out_.mutable_request()->Swap(&msg);
   if (!m.link->deliver(out_)) {
@@ -403,6 +515,14 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
 }
 
 void Router::answer(Origin& origin, pb::Response& resp) {
+  if (origin.trace_id != 0 && events_.tracing()) {
+    events::TraceResponse tr;
+    tr.trace_id = origin.trace_id;
+    tr.status = static_cast<int>(resp.status());
+    tr.path = origin.trace_path;
+    tr.body = resp.body();
+    events_.trace_response(tr);
+  }
   if (origin.callback) {
     origin.callback(resp);
     return;
@@ -428,6 +548,7 @@ void Router::answer_error(Origin& origin, std::uint32_t status, std::string body
 }
 
 void Router::flush_dirty() {
+  if (!events_.waiting().empty()) drain_events();
   while (!dirty_.empty()) {
     auto batch = std::move(dirty_);
     dirty_.clear();
@@ -461,7 +582,9 @@ void Router::on_deadline() {
     log::warn(kTopic, "deadline passed: " + p.path + " (module " + p.target + ")");
     answer_error(p.origin, 504, "Gateway timeout: module '" + p.target + "' did not answer in time\n");
   }
+  if (next_housekeeping_us_ != 0 && now >= next_housekeeping_us_) housekeeping();
   if (!deadlines_.empty()) arm_deadline(deadlines_.top().first);
+  if (next_housekeeping_us_ != 0) arm_deadline(next_housekeeping_us_);
   flush_dirty();
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -15,7 +16,10 @@
 #include "ipc/channel.h"
 #include "portal.pb.h"
 #include "router/access.h"
+#include "router/auth_service.h"
+#include "router/event_hub.h"
 #include "router/event_loop.h"
+#include "router/events/locks.h"
 #include "router/module_link.h"
 #include "router/path_table.h"
 
@@ -44,6 +48,9 @@ struct Origin {
   std::uint64_t generation = 0;
   std::uint64_t id = 0;  // the id the origin used
   std::function<void(pb::Response&)> callback;
+  // Set while trace subscribers listen: the response line needs them.
+  std::uint64_t trace_id = 0;
+  std::string trace_path;
 };
 
 struct Pending {
@@ -66,6 +73,21 @@ class Router {
   const std::map<std::string, ModuleEntry>& modules() const { return modules_; }
   std::uint64_t requests_routed() const { return routed_; }
   const std::map<std::string, std::string>& config() const { return config_; }
+  AuthService& auth() { return *auth_; }
+  EventHub& events() { return events_; }
+  events::LockTable& locks() { return locks_; }
+  // Emits an event of the core (/events/auth/..., /events/config/set).
+  void emit(const std::string& path, const std::string& body, std::uint64_t trace_id = 0);
+
+  // Module settings as the router sees them: runtime values (/core/config/set) over the
+  // config files. nullopt when unset.
+  std::optional<std::string> module_setting(const std::string& module, const std::string& key) const;
+  // Every "mod_<m>.<key>" -> value (one module, or all when `module` is empty), sorted.
+  std::map<std::string, std::string> module_settings(const std::string& module) const;
+  // Persists a runtime value, then hands it to the module if it runs; `done` gets the
+  // store's verdict.
+  void set_module_setting(const std::string& module, const std::string& key, const std::string& value,
+                          std::function<void(Status)> done);
   // Routes a request on behalf of the core itself (inprocess uplink, core paths).
   void route(pb::Message&& msg, Origin origin, const std::string& from_module);
   // Operator action through portald; `done` gets the answer.
@@ -92,6 +114,17 @@ class Router {
   void on_envelope(ModuleLink& link, pb::Envelope& env);
   void on_hello(ModuleLink& link, const pb::WorkerHello& h);
   void on_request(ModuleLink& link, pb::Message& msg);
+  void dispatch(pb::Message&& msg, Origin origin, Caller caller);
+  void on_event_method(pb::Message& msg, Origin& origin);
+  void on_subscription(pb::Message& msg, Origin& origin, const Caller& caller);
+  void on_own_subscribe(ModuleLink& link, const pb::Subscribe& sub);
+  void declare_event(const std::string& module, const pb::EventSpec& spec);
+  void forget_events(const std::string& module);
+  bool may_assert_identity(const std::string& module) const;
+  void open_identity();
+  void housekeeping();
+  void push_overrides(ModuleEntry& m);
+  void drain_events();
   void on_response(ModuleLink& link, pb::Response& resp);
   void on_broken(ModuleLink& link, const std::string& why);
   bool register_path(const std::string& owner, const pb::PathSpec& spec);
@@ -119,7 +152,12 @@ class Router {
 
   PathTable paths_;
   std::map<std::string, ModuleEntry> modules_;
-  std::unique_ptr<IdentityResolver> identity_;
+  std::unique_ptr<AuthService> auth_;
+  EventHub events_;
+  events::LockTable locks_;
+  // Runtime settings (/core/config/set), persisted in the store: module -> key -> value.
+  std::map<std::string, std::map<std::string, std::string>> overrides_;
+  std::uint64_t next_housekeeping_us_ = 0;
 
   std::unordered_map<std::uint64_t, Pending> pending_;
   using Deadline = std::pair<std::uint64_t, std::uint64_t>;  // (deadline_us, id)

@@ -1,6 +1,9 @@
 #include "supervisor/demo.h"
 
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -43,7 +46,42 @@ std::string ctl_socket_of(const Settings& s) {
   return s.core.ctl_socket;
 }
 
+// n characters drawn uniformly from `alphabet` with getrandom (rejection sampling).
+Result<std::string> random_text(std::size_t n, std::string_view alphabet) {
+  std::string out;
+  const unsigned limit = 256 - 256 % alphabet.size();
+  while (out.size() < n) {
+    unsigned char buf[64];
+    ssize_t got = ::getrandom(buf, sizeof buf, 0);
+    if (got <= 0) return make_error(500, std::string("getrandom: ") + std::strerror(errno));
+    for (ssize_t i = 0; i < got && out.size() < n; ++i)
+      if (buf[i] < limit) out.push_back(alphabet[buf[i] % alphabet.size()]);
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::string> ensure_demo_root(const std::string& data_dir) {
+  fs::path users = fs::path(data_dir) / "users";
+  fs::path file = users / "root.conf";
+  std::error_code ec;
+  if (fs::exists(file, ec)) return "portald: root's credentials are in " + file.string() + "\n";
+  if (auto st = make_dir_tree(users, 0700); !st) return st.error();
+  auto password = random_text(16, "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789");
+  auto key = random_text(64, "0123456789abcdef");
+  if (!password) return password.error();
+  if (!key) return key.error();
+  std::string text = "# Portal auto-generated config\npassword = " + *password + "\napi_key = " + *key +
+                     "\ngroups = root,admin\n";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(500, "--demo: cannot create " + file.string() + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return make_error(500, "--demo: cannot write " + file.string());
+  return "portald: created user root (shown once; kept in " + file.string() + ")\n" + "portald:   password: " +
+         *password + "\nportald:   API key:  " + *key + "\n";
+}
 
 std::string expand_demo_config(std::string_view text, std::string_view dir) {
   std::string out;
@@ -82,7 +120,9 @@ std::string demo_banner(const Settings& s, const SearchRoots& roots) {
          socket +
          "\n"
          "portald: try: " +
-         portalctl + " -s " + socket + " get /core/status\n";
+         portalctl + " -s " + socket + " get /core/status\n"
+         "portald: as root: " +
+         portalctl + " -s " + socket + " --api-key KEY module list\n";
 }
 
 }  // namespace portal::supervisor

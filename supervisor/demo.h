@@ -27,6 +27,11 @@ Result<std::string> prepare_demo_dir(const std::string& dir, bool create);
 // `text` (still holding "@DIR@").
 Result<Settings> load_demo_settings(std::string_view text, const std::string& abs_dir, const SearchRoots& roots);
 
+// The demo's root user: when `<data_dir>/users/root.conf` does not exist, it is created
+// (mode 0600) with a random password and API key, and the returned text shows them once;
+// otherwise the text says where they are. The router hashes the password when it loads.
+Result<std::string> ensure_demo_root(const std::string& data_dir);
+
 // What portald prints on stderr at start: where the instance lives and how to reach it with
 // portalctl (the one next to portald in the build tree, else `portalctl` from PATH).
 std::string demo_banner(const Settings& s, const SearchRoots& roots);

@@ -178,6 +178,14 @@ int main(int argc, char** argv) {
     for (const auto& w : settings->warnings) std::fprintf(stderr, "portald: warning: %s\n", w.c_str());
     return check(*settings);
   }
-  std::string banner = o.demo ? demo_banner(*settings, roots) : std::string();
+  std::string banner;
+  if (o.demo) {
+    auto root = ensure_demo_root(settings->core.data_dir);
+    if (!root) {
+      std::fprintf(stderr, "portald: %s\n", root.error().message.c_str());
+      return 1;
+    }
+    banner = demo_banner(*settings, roots) + *root;
+  }
   return run(std::move(*settings), roots, o.debug, banner);
 }

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/value_escape.h"
+
 namespace portal::supervisor {
 
 namespace fs = std::filesystem;
@@ -48,6 +50,35 @@ Result<std::vector<ModuleFile>> read_module_files(const std::string& dir, std::v
       else
         warnings.push_back(e.file + ":" + std::to_string(e.line) + ": [" + e.section +
                            "] ignored (a module file holds only [" + section + "])");
+    }
+    out.push_back(std::move(mf));
+  }
+  return out;
+}
+
+// The router's store writes settings/mod_<n>.conf with escaped values (common/value_escape.h).
+std::vector<ModuleFile> read_runtime_files(const std::string& dir, std::vector<std::string>& warnings) {
+  std::vector<ModuleFile> out;
+  for (const auto& path : module_files_in(dir, warnings)) {
+    std::string file = path.filename().string();
+    std::string name = file.substr(4, file.size() - 9);
+    if (!valid_module_name(name)) continue;
+    const std::string section = "mod_" + name;
+    auto ini = config::load_ini_file(path.string(), section);
+    if (!ini) {
+      warnings.push_back(ini.error().message + " (runtime settings ignored)");
+      continue;
+    }
+    ModuleFile mf{name, {}};
+    for (auto e : ini->entries()) {
+      if (e.section != section) continue;
+      auto value = config::unescape_value(e.value);
+      if (!value) {
+        warnings.push_back(e.file + ":" + std::to_string(e.line) + ": " + value.error().message);
+        continue;
+      }
+      e.value = std::move(*value);
+      mf.ini.add(e);
     }
     out.push_back(std::move(mf));
   }
@@ -104,11 +135,14 @@ Result<ModuleSources> collect_module_sources(const Ini& main, const std::string&
     if (!files) return files.error();
     for (auto& f : *files) out.files.push_back(std::move(f));
   }
+  out.runtime = read_runtime_files(data_dir + "/settings", warnings);
   std::vector<std::string> seen;
   auto add = [&](const std::string& name, bool from_file) {
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) return;
     seen.push_back(name);
     MergedSection m = merge_module(name, main, out.files);
+    for (const auto& f : out.runtime)
+      if (f.name == name) merge_section(m, f.ini, "mod_" + name);
     if (!from_file || enabled(m)) out.modules.push_back(std::move(m));
   };
   for (const auto& name : explicit_names) add(name, false);

@@ -2,7 +2,9 @@
 // portal.conf `[modules] load =` lines, then the files `<data_dir>/modules/core/mod_<n>.conf`
 // and `<data_dir>/modules/mod_<n>.conf` (file presence loads a module unless `enabled` says
 // otherwise). A module's settings merge, later winning: portal.conf `[<n>]`, portal.conf
-// `[mod_<n>]`, modules/core/mod_<n>.conf, modules/mod_<n>.conf.
+// `[mod_<n>]`, modules/core/mod_<n>.conf, modules/mod_<n>.conf, and last the values set at
+// runtime (`/core/config/set`) that the router's store keeps in settings/mod_<n>.conf.
+// A settings file never makes a module run.
 #pragma once
 
 #include <map>
@@ -29,6 +31,7 @@ struct ModuleFile {
 struct ModuleSources {
   std::vector<MergedSection> modules;  // in start order
   std::vector<ModuleFile> files;       // every per-module file read, in merge order
+  std::vector<ModuleFile> runtime;     // settings/mod_<n>.conf, values unescaped
 };
 
 Result<ModuleSources> collect_module_sources(const config::Ini& main, const std::string& data_dir,

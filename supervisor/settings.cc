@@ -210,11 +210,13 @@ Result<ModuleSettings> parse_module(const MergedSection& m, const CoreSettings& 
   return s;
 }
 
-void flatten_into(Settings& out, const Ini& main, const std::vector<ModuleFile>& files) {
+void flatten_into(Settings& out, const Ini& main, const std::vector<ModuleFile>& files,
+                  const std::vector<ModuleFile>& runtime) {
   out.flat = main.flatten();
-  for (const auto& f : files)
-    for (const auto& e : f.ini.entries())
-      if (e.section == "mod_" + f.name) out.flat[e.section + "." + e.key] = e.value;
+  for (const auto* list : {&files, &runtime})
+    for (const auto& f : *list)
+      for (const auto& e : f.ini.entries())
+        if (e.section == "mod_" + f.name) out.flat[e.section + "." + e.key] = e.value;
   const CoreSettings& c = out.core;
   out.flat["core.instance"] = c.instance;
   out.flat["core.data_dir"] = c.data_dir;
@@ -284,7 +286,7 @@ Result<Settings> settings_from(const Ini& ini, const std::string& path, const Se
     if (!s) return s.error();
     out.modules.push_back(std::move(*s));
   }
-  flatten_into(out, ini, sources->files);
+  flatten_into(out, ini, sources->files, sources->runtime);
   return out;
 }
 

@@ -25,6 +25,7 @@ struct ModuleRuntime::PendingCall {
   Response response;                             // sync calls, valid once done
   ResponseCallback callback;                     // async calls
   std::unique_ptr<asio::steady_timer> deadline;  // async calls; touched on the io thread only
+  const char* what = "a send_async callback";    // names the callback in crash and throw logs
 };
 
 namespace {
@@ -133,6 +134,7 @@ void ModuleRuntime::stop() {
       uplink_.send(std::move(env));
     }
   }
+  drop_events_and_subscriptions();
   fail_all_calls(status::unavailable, "module stopped");
   stop_io();
   // Code that crashed may have left its own state broken: never run its destructor.
@@ -197,10 +199,13 @@ void ModuleRuntime::handle(const pb::Envelope& env) {
       break;
     case pb::Envelope::kAttach:
       fail_all_calls(status::unavailable, "router restarted");
-      uplink_.send(hello(::getpid()));
+      announce(::getpid());
       break;
     case pb::Envelope::kConfig:
       apply_config(env.config());
+      break;
+    case pb::Envelope::kEvent:
+      deliver(env.event());
       break;
     default:
       break;  // drain belongs to the host; the rest never travels towards a module
@@ -270,10 +275,13 @@ Response ModuleRuntime::call_handler(const Handler& h, const Message& m) {
 }
 
 void ModuleRuntime::apply_config(const pb::ConfigUpdate& update) {
-  std::map<std::string, std::string> next(update.values().begin(), update.values().end());
   std::vector<std::string> changed;
   {
     std::lock_guard lock(config_mu_);
+    // merge: a runtime /core/config/set names only the keys it changed.
+    std::map<std::string, std::string> next;
+    if (update.merge()) next = opts_.config;
+    for (const auto& [key, value] : update.values()) next[key] = value;
     for (const auto& [key, value] : next) {
       auto it = opts_.config.find(key);
       if (it == opts_.config.end() || it->second != value) changed.push_back(key);
@@ -288,6 +296,11 @@ void ModuleRuntime::apply_config(const pb::ConfigUpdate& update) {
 }
 
 pb::Envelope ModuleRuntime::hello(int pid) const {
+  std::shared_lock lock(paths_mu_);
+  return hello_locked(pid);
+}
+
+pb::Envelope ModuleRuntime::hello_locked(int pid) const {
   pb::Envelope env;
   pb::WorkerHello* h = env.mutable_hello();
   h->set_module(opts_.module_name);
@@ -297,8 +310,8 @@ pb::Envelope ModuleRuntime::hello(int pid) const {
   h->set_api_minor(kApiMinor);
   h->set_pid(pid);
   h->set_generation(opts_.generation);
-  std::shared_lock lock(paths_mu_);
   for (const auto& [path, entry] : paths_) to_pb(entry.spec, *h->add_paths());
+  for (const auto& [path, spec] : events_) to_pb(spec, *h->add_events());
   announced_.store(true);
   return env;
 }
@@ -352,9 +365,7 @@ void ModuleRuntime::log(LogLevel level, std::string_view text) { log::write(leve
 
 // --- outgoing calls -------------------------------------------------------------------------
 
-std::uint64_t ModuleRuntime::start_call(Message&& msg, std::shared_ptr<PendingCall> call,
-                                        Clock::time_point deadline) {
-  std::uint64_t id = next_call_id_.fetch_add(1);
+pb::Envelope ModuleRuntime::request_envelope(Message&& msg, std::uint64_t id, Clock::time_point deadline) {
   msg.ctx.source_module = opts_.module_name;
   if (t_current_id != 0) {
     msg.ctx.trace.parent_id = t_current_id;
@@ -369,12 +380,15 @@ std::uint64_t ModuleRuntime::start_call(Message&& msg, std::shared_ptr<PendingCa
   to_pb(msg, *req);
   req->set_body(std::move(body));
   req->set_id(id);
+  return env;
+}
+
+void ModuleRuntime::start_call(std::uint64_t id, pb::Envelope&& env, std::shared_ptr<PendingCall> call) {
   {
     std::lock_guard lock(calls_mu_);
     calls_.emplace(id, std::move(call));
   }
   uplink_.send(std::move(env));
-  return id;
 }
 
 namespace {
@@ -394,7 +408,8 @@ Response ModuleRuntime::send(Message msg) {
   }
   auto deadline = Clock::now() + effective_timeout(msg.timeout, opts_.call_timeout);
   auto call = std::make_shared<PendingCall>();
-  std::uint64_t id = start_call(std::move(msg), call, deadline);
+  std::uint64_t id = next_call_id_.fetch_add(1);
+  start_call(id, request_envelope(std::move(msg), id, deadline), call);
   PendingCall& c = *call;
   if (!uplink_.wait([&c] { return c.done.load(); }, deadline)) {
     std::unique_lock lock(c.mu);
@@ -420,9 +435,17 @@ void ModuleRuntime::send_async(Message msg, ResponseCallback done) {
     return;
   }
   milliseconds timeout = effective_timeout(msg.timeout, opts_.call_timeout);
+  std::uint64_t id = next_call_id_.fetch_add(1);
+  call_async(id, request_envelope(std::move(msg), id, Clock::now() + timeout), timeout, std::move(done),
+             "a send_async callback");
+}
+
+void ModuleRuntime::call_async(std::uint64_t id, pb::Envelope&& env, milliseconds timeout, ResponseCallback done,
+                               const char* what) {
   auto call = std::make_shared<PendingCall>();
   call->callback = std::move(done);
-  std::uint64_t id = start_call(std::move(msg), call, Clock::now() + timeout);
+  call->what = what;
+  start_call(id, std::move(env), call);
   asio::post(io_, [this, call, id, timeout] {
     if (call->done.load()) return;  // answered before the deadline was armed
     call->deadline = std::make_unique<asio::steady_timer>(io_, timeout);
@@ -447,7 +470,7 @@ void ModuleRuntime::complete_call(std::uint64_t id, Response resp) {
       if (call->deadline) call->deadline->cancel();
       ResponseCallback cb = std::move(call->callback);
       if (stopping_.load() || crashed_.load()) return;  // no module code after stop() began
-      run_module_code([&] { cb(std::move(resp)); }, "a send_async callback");
+      run_module_code([&] { cb(std::move(resp)); }, call->what);
     });
     return;
   }

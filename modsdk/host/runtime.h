@@ -1,8 +1,9 @@
 // ModuleRuntime: the host side of portal::Core for one loaded module, independent of how
 // it reaches the router. portal-worker drives it from its ring threads; the router drives it
 // for `isolation = inprocess` modules. It owns the module's path->handler table, its
-// outgoing calls, its timers and its event-loop thread; it does NOT own handler threads:
-// the host calls handle() on whatever thread should run the handler.
+// declared events and subscriptions, its outgoing calls, its timers and its event-loop
+// thread; it does NOT own handler threads: the host calls handle() on whatever thread
+// should run the handler.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,7 +30,10 @@
 
 namespace portal::host {
 
-// Where the runtime's outgoing envelopes go. send() is called from any thread.
+// Where the runtime's outgoing envelopes go. send() is called from any thread, sometimes
+// with the runtime's subscription lock held (so Subscribe and Unsubscribe keep their order):
+// an uplink that answers inline, as tests do, may hand responses back to handle() at once,
+// never event deliveries.
 class Uplink {
  public:
   virtual ~Uplink() = default;
@@ -72,11 +77,21 @@ class ModuleRuntime final : public Core {
 
   // One envelope from the router. Requests run their handler on the calling thread and
   // answer through the uplink; responses complete pending calls; RouterAttach fails the
-  // pending calls and re-sends hello(); ConfigUpdate updates config and notifies the module.
+  // pending calls and announces again; ConfigUpdate updates config and notifies the module;
+  // EventDelivery is posted to the event loop. Deliveries of one subscription reach the
+  // module in the order handle() sees them: a host with several reading threads hands
+  // event envelopes over in arrival order (handle() only looks up and posts; it never
+  // blocks and runs no module code for them).
   void handle(const pb::Envelope& env);
-  // The WorkerHello describing this module and every path it has registered. Paths
-  // registered after the first hello() go to the router as RegisterPath envelopes.
+  // The WorkerHello describing this module, every path it has registered and every event
+  // it has declared. Paths and events added after the first hello() go to the router one
+  // by one (RegisterPath, DeclareEvent).
   pb::Envelope hello(int pid) const;
+  // Sends hello() through the uplink, then every subscription of the module: those made
+  // before (load() may subscribe, but the router hears of them only after the hello) and,
+  // after a router restart, the live ones again with the same ids. Hosts call this instead
+  // of sending hello() themselves.
+  void announce(int pid);
   bool crashed() const { return crashed_.load(); }
   std::uint64_t in_flight() const { return in_flight_.load(); }
 
@@ -91,6 +106,15 @@ class ModuleRuntime final : public Core {
   TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat = true) override;
   bool remove_timer(TimerId id) override;
   boost::asio::io_context& io() override { return io_; }
+  Status declare_event(EventSpec spec) override;
+  Status undeclare_event(std::string_view path) override;
+  void emit(std::string_view path, std::string body = {}) override;
+  void subscribe(std::string pattern, EventCallback on_event, SubscribeDone done = {}) override;
+  void subscribe_as(std::string pattern, Credentials credentials, EventCallback on_event,
+                    SubscribeDone done) override;
+  void trace(std::string filter, bool debug, Credentials credentials, EventCallback on_line,
+             SubscribeDone done) override;
+  bool unsubscribe(SubscriptionId id) override;
 
  private:
   struct PathEntry {
@@ -99,6 +123,7 @@ class ModuleRuntime final : public Core {
   };
   struct PendingCall;
   struct Timer;
+  struct Subscription;
   // Heterogeneous lookup: find a path by string_view without building a std::string.
   struct PathHash {
     using is_transparent = void;
@@ -109,10 +134,28 @@ class ModuleRuntime final : public Core {
   Response call_handler(const Handler& h, const Message& m);
   std::shared_ptr<Handler> find_handler(std::string_view path) const;
   void apply_config(const pb::ConfigUpdate& update);
+  pb::Envelope hello_locked(int pid) const;  // caller holds paths_mu_
   void complete_call(std::uint64_t id, Response resp);
   void fail_all_calls(int status, const std::string& why);
-  std::uint64_t start_call(Message&& msg, std::shared_ptr<PendingCall> call,
-                           std::chrono::steady_clock::time_point deadline);
+  // A request envelope for an outgoing call: source module, trace parent, deadline.
+  pb::Envelope request_envelope(Message&& msg, std::uint64_t id, std::chrono::steady_clock::time_point deadline);
+  // Registers `call` under `id` and sends `env`, whose answer is the Response with that id.
+  void start_call(std::uint64_t id, pb::Envelope&& env, std::shared_ptr<PendingCall> call);
+  // The asynchronous form: `done` runs on the event loop with the answer, or 504 after
+  // `timeout`, or 503 when the router restarts or the module stops. Any envelope that the
+  // router answers with a Response (a request, Subscribe) goes through here.
+  void call_async(std::uint64_t id, pb::Envelope&& env, std::chrono::milliseconds timeout, ResponseCallback done,
+                  const char* what);
+  // Subscriptions (runtime_events.cc).
+  void add_subscription(std::shared_ptr<Subscription> sub, SubscribeDone done);
+  void issue_locked(const std::shared_ptr<Subscription>& sub, SubscribeDone done, bool again);
+  void subscription_answered(const std::shared_ptr<Subscription>& sub, Response resp, const SubscribeDone& done,
+                             bool again);
+  void deliver(const pb::EventDelivery& delivery);
+  void send_unsubscribe_locked(SubscriptionId id);
+  void fail_subscribe(SubscribeDone done, Error error, const std::string& pattern);
+  // stop(): drops every subscription and declared event, telling the router when it knew.
+  void drop_events_and_subscriptions();
   void arm_timer(const std::shared_ptr<Timer>& t);
   void cancel_all_timers();
   void stop_io();
@@ -125,8 +168,11 @@ class ModuleRuntime final : public Core {
   Uplink& uplink_;
   std::unique_ptr<Module> module_;
 
+  // Guards paths_ and events_: hello() reads both and sets announced_ under it, so a path or
+  // event is either in the hello or sent on its own, never lost and never twice.
   mutable std::shared_mutex paths_mu_;
   std::unordered_map<std::string, PathEntry, PathHash, std::equal_to<>> paths_;
+  std::map<std::string, EventSpec, std::less<>> events_;
   mutable std::atomic<bool> announced_{false};  // hello() was built: new paths go out one by one
 
   mutable std::mutex config_mu_;
@@ -134,6 +180,16 @@ class ModuleRuntime final : public Core {
   std::mutex calls_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingCall>> calls_;
   std::atomic<std::uint64_t> next_call_id_{1};
+
+  std::mutex subs_mu_;
+  // Subscribe and Unsubscribe envelopes are sent under subs_mu_, so the router sees them in
+  // the order the table changed (a re-issue never overtakes the Unsubscribe that ended it).
+  std::map<SubscriptionId, std::shared_ptr<Subscription>> subs_;  // ordered: re-issued by id
+  bool subs_live_ = false;  // announce() sent the hello: new subscriptions go out at once
+  // Ids we already told the router to forget: a delivery still in flight for one of them
+  // is dropped without another Unsubscribe (bounded; cleared when a new router attaches).
+  std::unordered_set<SubscriptionId> forgotten_;
+  std::atomic<SubscriptionId> next_sub_id_{1};
 
   std::mutex timers_mu_;
   std::unordered_map<TimerId, std::shared_ptr<Timer>> timers_;

@@ -91,11 +91,13 @@ Status StubRouter::unload() {
     leftovers_ = {};
     for (const auto& [path, route] : routes_) leftovers_.paths.push_back(path);
     leftovers_.timers = timers_.size();
+    for (const auto& [path, spec] : events_) leftovers_.events.push_back(path);
+    leftovers_.subscriptions = subs_.size();
   }
   clear_registrations();  // later callbacks never run: io() is not polled for this module again
   module_.reset();
   std::lock_guard lock(mu_);
-  if (!routes_.empty() || !timers_.empty())
+  if (!routes_.empty() || !timers_.empty() || !events_.empty() || !subs_.empty())
     return make_error(500, "registrations left after unload: the module registered during unload()");
   return {};
 }
@@ -103,9 +105,13 @@ Status StubRouter::unload() {
 void StubRouter::clear_registrations() {
   std::map<std::string, Route, std::less<>> routes;
   std::map<TimerId, FakeTimer> timers;
+  std::map<std::string, EventSpec, std::less<>> events;
+  std::map<SubscriptionId, Subscribed> subs;
   std::lock_guard lock(mu_);
   routes.swap(routes_);
   timers.swap(timers_);
+  events.swap(events_);
+  subs.swap(subs_);
 }
 
 // --- requests ----------------------------------------------------------------------------------

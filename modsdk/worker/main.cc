@@ -107,7 +107,7 @@ int serve(worker::Worker& worker, host::ModuleRuntime& runtime) {
     drain_ms.store(deadline_ms ? deadline_ms : static_cast<std::uint32_t>(kDefaultGrace.count()));
     ::pthread_kill(main_thread, SIGTERM);
   });
-  worker.send(runtime.hello(::getpid()));
+  runtime.announce(::getpid());  // the hello, then the subscriptions load() made
   worker.start();
 
   sigset_t set = stop_signals();

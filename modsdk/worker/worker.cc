@@ -156,6 +156,9 @@ void Worker::dispatch(const pb::Envelope& env) {
         for (Sleeper* w : waiters_) ipc::Doorbell::ring(w->poke.get());
       }
       return;
+    case pb::Envelope::kEvent:  // normally handled in take_turn(), in ring order
+      runtime_->handle(env);
+      return;
     case pb::Envelope::kDrain:
       if (on_drain_) on_drain_(env.drain().deadline_ms());
       return;
@@ -185,6 +188,13 @@ Worker::Turn Worker::take_turn(Sleeper& self, pb::Envelope& env, Deadline deadli
       bool ok = env.ParseFromArray(rec.data(), static_cast<int>(rec.size()));
       ep_->release();
       if (!ok) protocol_error("unparsable envelope from the router");
+      if (env.has_event()) {
+        // Deliveries of one subscription must reach the event loop in ring order, which
+        // threads racing to dispatch would not keep. handle() only posts them: do it here,
+        // still holding the reader role, and read on.
+        runtime_->handle(env);
+        continue;
+      }
       // While this thread runs the handler, a new record must wake an idle thread: arm the
       // doorbell, or poke one if more is there already. With nobody idle, leave it: this
       // thread comes back, and the router saves its doorbell writes under load.

@@ -13,6 +13,10 @@
 // idle thread (started on demand), so module code never runs nested inside another handler
 // and a module whose every thread waits cannot deadlock.
 //
+// Event deliveries are the exception to "the reader runs it": the reading thread hands each
+// to the runtime (a post to the module's event loop) before it reads on, so one
+// subscription's events keep their ring order.
+//
 // Writes never block: what does not fit in the ring is queued (RingEndpoint) and flushed by
 // the next writer or by a reader before it sleeps; the router rings our doorbell when it
 // frees space, because the endpoint set producer_waiting.

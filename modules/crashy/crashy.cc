@@ -1,13 +1,18 @@
 // crashy: a module that misbehaves on request, for tests and benchmarks of the hosts
-// (crash isolation, deadlines, exit codes, nested calls, large bodies). Never installed.
+// (crash isolation, deadlines, exit codes, nested calls, large bodies, events and slow
+// subscribers, forged identities). Never installed.
 #include <unistd.h>
 
+#include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/local/connect_pair.hpp>
@@ -99,6 +104,39 @@ Response io_round_trip(Core& core) {
   return got == "x" ? respond(status::ok, "io ok\n") : respond(status::internal_error, got + "\n");
 }
 
+// A non-negative decimal, or nothing.
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+// Calls the path in header `path` synchronously (with this request's method and body).
+// `as_user` forges ctx.auth (the router must ignore it), `assert_user` sets ctx.asserted
+// (honoured only with assert_identity = true), `fwd_<k>` travels as header `<k>`.
+Response call(Core& core, const Message& m) {
+  const std::string* path = m.header("path");
+  if (!path) return respond(status::bad_request, "header 'path' required\n");
+  portal::Message out = portal::make_message(m.method, *path, m.body);
+  if (const std::string* ms = m.header("timeout_ms")) out.timeout = std::chrono::milliseconds(std::atol(ms->c_str()));
+  if (const std::string* user = m.header("as_user")) out.ctx.auth = {*user, {"root", "admin"}, {}};
+  if (const std::string* user = m.header("assert_user")) out.ctx.asserted.user = *user;
+  for (const portal::Header& h : m.headers)
+    if (h.key.starts_with("fwd_") && h.key.size() > 4) out.add_header(h.key.substr(4), h.value);
+  return core.send(std::move(out));
+}
+
+// Emits header `count` (default 1) events to header `path` with the request's body.
+Response emit_events(Core& core, const Message& m) {
+  const std::string* path = m.header("path");
+  if (!path) return respond(status::bad_request, "header 'path' required\n");
+  std::optional<std::uint64_t> count = parse_count(m.header_or("count", "1"));
+  if (!count) return respond(status::bad_request, "header 'count' must be a number\n");
+  for (std::uint64_t i = 0; i < *count; ++i) core.emit(*path, m.body);
+  return respond(status::ok, "emitted " + std::to_string(*count) + "\n");
+}
+
 class CrashyModule final : public portal::Module {
  public:
   portal::Status load(Core& core) override {
@@ -106,6 +144,7 @@ class CrashyModule final : public portal::Module {
     if (fail == "fatal") return portal::make_error(portal::kFatalConfig, "fail_load = fatal");
     if (fail == "error") return portal::make_error(status::internal_error, "fail_load = error");
     if (auto ms = core.config("hang_load")) std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(ms->c_str())));
+    if (portal::Status s = load_events(core); !s) return s;
     const std::pair<const char*, portal::Handler> routes[] = {
         {"/crashy/functions/segfault", segfault},
         {"/crashy/functions/overflow", overflow},
@@ -118,6 +157,12 @@ class CrashyModule final : public portal::Module {
         {"/crashy/functions/echo", [](const Message& m) { return respond(status::ok, m.body); }},
         {"/crashy/functions/call", [&core](const Message& m) { return call(core, m); }},
         {"/crashy/functions/io", [&core](const Message&) { return io_round_trip(core); }},
+        {"/crashy/functions/emit", [&core](const Message& m) { return emit_events(core, m); }},
+        {"/crashy/resources/events",
+         [this](const Message&) {
+           return respond(status::ok, "seen=" + std::to_string(seen_.load()) +
+                                          " dropped=" + std::to_string(dropped_.load()) + "\n");
+         }},
     };
     for (const auto& [path, handler] : routes) {
       portal::Status s = core.register_path({.path = path}, handler);
@@ -127,14 +172,35 @@ class CrashyModule final : public portal::Module {
   }
 
  private:
-  // Calls the path in header `path` synchronously (with this request's method and body).
-  static Response call(Core& core, const Message& m) {
-    const std::string* path = m.header("path");
-    if (!path) return respond(status::bad_request, "header 'path' required\n");
-    portal::Message out = portal::make_message(m.method, *path, m.body);
-    if (const std::string* ms = m.header("timeout_ms")) out.timeout = std::chrono::milliseconds(std::atol(ms->c_str()));
-    return core.send(std::move(out));
+  // Two declared events, and with `subscribe = <pattern>` a subscription that counts what
+  // it sees — slowly with `subscriber_delay_ms` (sleeping on the event loop is the point:
+  // the router must drop for this subscriber, not stall the others).
+  portal::Status load_events(Core& core) {
+    if (portal::Status s = core.declare_event({.path = "/events/crashy/ping", .description = "Test event"}); !s)
+      return s;
+    if (portal::Status s = core.declare_event(
+            {.path = "/events/crashy/secret", .description = "Test event for admins", .labels = {"admin"}});
+        !s)
+      return s;
+    std::optional<std::string> pattern = core.config("subscribe");
+    if (!pattern) return {};
+    std::optional<std::uint64_t> delay = parse_count(core.config("subscriber_delay_ms").value_or("0"));
+    if (!delay) return portal::make_error(portal::kFatalConfig, "subscriber_delay_ms must be a number");
+    core.subscribe(
+        *pattern,
+        [this, delay = std::chrono::milliseconds(*delay)](const portal::Event& ev) {
+          if (delay.count() > 0) std::this_thread::sleep_for(delay);
+          dropped_.fetch_add(ev.dropped);
+          seen_.fetch_add(1);
+        },
+        [&core, p = *pattern](portal::Result<portal::SubscriptionId> r) {
+          if (!r) core.log(portal::LogLevel::warn, "subscribing " + p + " failed: " + r.error().message);
+        });
+    return {};
   }
+
+  std::atomic<std::uint64_t> seen_{0};
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 }  // namespace

@@ -21,6 +21,7 @@ struct QueuedEvent {
   std::string path;
   std::string body;
   std::uint64_t trace_id = 0;
+  std::uint64_t subscription = 0;  // the subscriber's own id for the subscription it matched
   std::size_t cost() const { return path.size() + body.size(); }
 };
 

@@ -60,6 +60,13 @@ Status Registry::undeclare(std::string_view path, std::string_view owner) {
   return {};
 }
 
+std::vector<std::string> Registry::declared_by(std::string_view owner) const {
+  std::vector<std::string> out;
+  for (const auto& [path, decl] : events_)
+    if (decl.owner == owner) out.push_back(path);
+  return out;
+}
+
 std::size_t Registry::undeclare_owner(std::string_view owner) {
   return std::erase_if(events_, [&](const auto& kv) { return kv.second.owner == owner; });
 }

@@ -51,6 +51,8 @@ class Registry {
   Status undeclare(std::string_view path, std::string_view owner);
   // Removes every event `owner` declared; returns how many.
   std::size_t undeclare_owner(std::string_view owner);
+  // The paths `owner` declared, sorted.
+  std::vector<std::string> declared_by(std::string_view owner) const;
   // Relabels a declared event; deliveries from now on use the new labels.
   Status set_labels(std::string_view path, std::vector<std::string> labels);
   const EventDecl* find(std::string_view path) const;

@@ -11,9 +11,12 @@
 #include "common/ini.h"
 #include "router/store/atomic_file.h"
 #include "router/store/names.h"
-#include "router/store/value_escape.h"
+#include "common/value_escape.h"
 
 namespace portal::store {
+
+using config::escape_value;
+using config::unescape_value;
 
 namespace {
 
@@ -136,7 +139,7 @@ Result<FileStore> FileStore::open(std::string data_dir) {
     if (auto ok = ensure_private_dir(data_dir); !ok) return ok.error();
   }
   FileStore store(data_dir);
-  for (const char* sub : {"users", "groups", "modules"}) {
+  for (const char* sub : {"users", "groups", "settings"}) {
     std::string dir = data_dir + "/" + sub;
     if (auto ok = ensure_private_dir(dir); !ok) return ok.error();
     remove_stale_temporaries(dir);
@@ -147,7 +150,7 @@ Result<FileStore> FileStore::open(std::string data_dir) {
 std::string FileStore::user_path(const std::string& name) const { return data_dir_ + "/users/" + name + ".conf"; }
 std::string FileStore::group_path(const std::string& name) const { return data_dir_ + "/groups/" + name + ".conf"; }
 std::string FileStore::module_path(const std::string& module) const {
-  return data_dir_ + "/modules/" + module_section(module) + ".conf";
+  return data_dir_ + "/settings/" + module_section(module) + ".conf";
 }
 
 LoadReport<UserRecord> FileStore::load_users() {
@@ -285,9 +288,9 @@ Result<std::vector<ConfigEntry>> FileStore::list_config(const std::string& modul
     return module_entries(module_path(module), module);
   }
   std::vector<ConfigEntry> all;
-  for (const auto& file : conf_names(data_dir_ + "/modules", nullptr)) {
+  for (const auto& file : conf_names(data_dir_ + "/settings", nullptr)) {
     if (file.rfind("mod_", 0) != 0 || file.size() == 4) continue;
-    auto entries = module_entries(data_dir_ + "/modules/" + file + ".conf", file.substr(4));
+    auto entries = module_entries(data_dir_ + "/settings/" + file + ".conf", file.substr(4));
     if (!entries) return entries.error();
     all.insert(all.end(), entries->begin(), entries->end());
   }

@@ -1,7 +1,8 @@
 // The always-on file store (COMPAT.md 1.9 layout, README.md):
 //   <data_dir>/users/<name>.conf     password, api_key, groups (comma list)
 //   <data_dir>/groups/<name>.conf    description, created_by
-//   <data_dir>/modules/mod_<m>.conf  [mod_<m>] key = value
+//   <data_dir>/settings/mod_<m>.conf [mod_<m>] key = value  (runtime /core/config/set values;
+//                                    portald merges them over the module's config files)
 // Directories 0700, files 0600 on every rewrite, atomic replacement (atomic_file.h),
 // values escaped (value_escape.h). Names are checked by names.h before any path is built.
 #pragma once

@@ -174,4 +174,15 @@ std::string StorageFanout::status() {
   return out;
 }
 
+Result<std::string> StorageFanout::status_of(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (name == files_.name()) return files_.status();
+  Attached* a = find(name);
+  if (!a) return make_error(404, "no storage provider '" + name + "'");
+  std::string out = a->provider->status();
+  if (!a->pending.empty() || a->needs_full_sync)
+    out += "Pending writes: " + std::to_string(a->pending.size()) + (a->needs_full_sync ? " (needs a full sync)" : "") + "\n";
+  return out;
+}
+
 }  // namespace portal::store

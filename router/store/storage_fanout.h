@@ -72,6 +72,8 @@ class StorageFanout {
 
   // "[file]\n<status>[<provider>] (pending: N)\n<status>..."
   std::string status();
+  // The status text of one store: "file" or a provider; 404 when there is no such one.
+  Result<std::string> status_of(const std::string& name);
 
  private:
   using Write = std::function<Status(StorageProvider&)>;

@@ -25,6 +25,14 @@ std::string module_library(const std::string& name) {
   return build_root() + "/modules/" + name + "/mod_" + name + ".so";
 }
 
+Credentials root_credentials() { return key_credentials(kRootKey); }
+
+Credentials key_credentials(std::string key) {
+  Credentials c;
+  c.api_key = std::move(key);
+  return c;
+}
+
 Instance::Instance(std::vector<ModuleConf> modules) : modules_(std::move(modules)) {
   char tmpl[] = "/tmp/portal-itest-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -32,6 +40,10 @@ Instance::Instance(std::vector<ModuleConf> modules) : modules_(std::move(modules
   socket_ = dir_ + "/run/ctl.sock";
   log_path_ = dir_ + "/portald.log";
   write_config();
+  fs::create_directories(dir_ + "/data/users");
+  fs::permissions(dir_ + "/data", fs::perms::owner_all, fs::perm_options::replace);
+  std::ofstream root(dir_ + "/data/users/root.conf");
+  root << "password = " << kRootPassword << "\napi_key = " << kRootKey << "\ngroups = root,admin\n";
 }
 
 void Instance::write_config() {
@@ -151,8 +163,17 @@ void Instance::reconnect() {
 }
 
 Result<Response> Instance::request(Method m, const std::string& path, Headers headers, std::string body,
-                                   std::chrono::milliseconds timeout) {
-  return client().request(m, path, std::move(headers), std::move(body), {}, timeout);
+                                   std::chrono::milliseconds timeout, Credentials cred) {
+  return client().request(m, path, std::move(headers), std::move(body), std::move(cred), timeout);
+}
+
+Result<Response> Instance::admin(Method m, const std::string& path, Headers headers, std::string body) {
+  return request(m, path, std::move(headers), std::move(body), std::chrono::seconds(20), root_credentials());
+}
+
+Result<Response> Instance::as(const Credentials& cred, Method m, const std::string& path, Headers headers,
+                              std::string body) {
+  return request(m, path, std::move(headers), std::move(body), std::chrono::seconds(20), cred);
 }
 
 Result<Response> Instance::get(const std::string& path, Headers headers, std::string body) {

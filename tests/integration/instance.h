@@ -25,6 +25,13 @@ struct ModuleConf {
   std::map<std::string, std::string> settings;
 };
 
+// The root user every test instance starts with (data/users/root.conf, written before
+// portald starts; the plain-text password is hashed by the router at load).
+inline constexpr const char* kRootPassword = "root-pass-for-tests";
+inline constexpr const char* kRootKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+Credentials root_credentials();
+Credentials key_credentials(std::string key);
+
 class Instance {
  public:
   // Writes the config (ctl is always loaded first) and starts portald; waits until every
@@ -42,7 +49,11 @@ class Instance {
   Result<Response> get(const std::string& path, Headers headers = {}, std::string body = {});
   Result<Response> call(const std::string& path, Headers headers = {}, std::string body = {});
   Result<Response> request(Method m, const std::string& path, Headers headers = {}, std::string body = {},
-                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(20), Credentials cred = {});
+  // As root (API key).
+  Result<Response> admin(Method m, const std::string& path, Headers headers = {}, std::string body = {});
+  Result<Response> as(const Credentials& cred, Method m, const std::string& path, Headers headers = {},
+                      std::string body = {});
   tools::CtlClient& client();
   void reconnect();
 
@@ -59,6 +70,7 @@ class Instance {
 
   void rewrite_config(std::vector<ModuleConf> modules);
   const std::string& dir() const { return dir_; }
+  std::string data_dir() const { return dir_ + "/data"; }
   const std::string& config_path() const { return config_; }
   const std::string& socket() const { return socket_; }
   std::string log() const;  // portald's stderr so far

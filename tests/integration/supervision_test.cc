@@ -75,7 +75,7 @@ TEST(Supervision, CrashLoopParksTheModuleWhileOthersAnswer) {
   // It stays parked until an operator starts it again.
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(inst.module("crashy")["state"], "failed");
-  r = inst.call("/core/modules/crashy", {{"action", "start"}});
+  r = inst.admin(Method::call, "/core/modules/crashy", {{"action", "start"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(inst.wait_ready("crashy")) << inst.log();
@@ -152,7 +152,7 @@ TEST(Supervision, InprocessSegfaultDisablesTheModuleOnly) {
   EXPECT_EQ(inst.get("/hello/resources/greeting")->status, 200);
   EXPECT_EQ(inst.get("/core/status")->status, 200);
   // `reload` brings it back.
-  r = inst.call("/core/modules/crashy", {{"action", "reload"}});
+  r = inst.admin(Method::call, "/core/modules/crashy", {{"action", "reload"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(inst.wait_ready("crashy"));
@@ -176,7 +176,7 @@ TEST(Supervision, ReloadingAnInprocessModuleWithAStuckHandlerDoesNotHangTheRoute
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   auto t0 = std::chrono::steady_clock::now();
-  r = inst.call("/core/modules/crashy", {{"action", "reload"}});
+  r = inst.admin(Method::call, "/core/modules/crashy", {{"action", "reload"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);

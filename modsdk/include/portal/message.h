@@ -66,6 +66,7 @@ struct Trace {
 struct Identity {
   std::string user;
   std::vector<std::string> labels;
+  std::string asserted_by;  // the module that asserted it (see Context::asserted); empty when resolved
 };
 
 // What an interface module received from its client; the router resolves it.
@@ -74,6 +75,8 @@ struct Credentials {
   std::string token;
   std::string username;
   std::string password;
+  // Where the client connects from (address, peer node): keys the failed-login throttle.
+  std::string source;
   bool empty() const { return api_key.empty() && token.empty() && username.empty() && password.empty(); }
 };
 
@@ -83,6 +86,11 @@ struct Context {
   std::string source_node;
   std::string source_module;
   Credentials credentials;
+  // An identity this module established itself (the federation module, for a request
+  // from an authenticated peer). The router honours only `asserted.user`, and only for a
+  // module whose config grants `assert_identity = true`; labels come from that user's
+  // record. From any other module it is ignored.
+  Identity asserted;
 };
 
 struct Message {

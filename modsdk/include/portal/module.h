@@ -21,7 +21,7 @@ namespace portal {
 
 // A host refuses a module built for another major API version.
 inline constexpr std::uint32_t kApiMajor = 1;
-inline constexpr std::uint32_t kApiMinor = 0;
+inline constexpr std::uint32_t kApiMinor = 1;  // 1: events, subscriptions, traces
 
 enum class LogLevel : std::uint8_t { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
 enum class Access : std::uint8_t { read = 1, write = 2, read_write = 3 };
@@ -33,10 +33,36 @@ struct PathSpec {
   Access access = Access::read_write;
 };
 
+// An event the module emits (COMPAT.md 1.8). `path` is exact and lies under /events/;
+// subscribers need a label in common with `labels` (none: everyone may subscribe).
+struct EventSpec {
+  std::string path;
+  std::string description;
+  std::vector<std::string> labels;
+};
+
+using SubscriptionId = std::uint64_t;
+
+// One delivery to a subscription: an event, or a trace line for Core::trace().
+struct Event {
+  SubscriptionId subscription = 0;
+  std::string path;  // the event's path; "/core/trace" for trace lines
+  std::string body;
+  std::uint64_t trace_id = 0;
+  std::uint64_t dropped = 0;  // deliveries this module lost (slow consumer) since the last one
+};
+
 // Runs on one of the module's handler threads; may block, may call Core::send().
 using Handler = std::function<Response(const Message&)>;
 using ResponseCallback = std::function<void(Response)>;
 using TimerId = std::uint64_t;
+// Emitted (by any module) when a `sys.see_all` user is shown a row the row filter would
+// hide; the router adds the emitting module to the body.
+inline constexpr std::string_view kAclBypassEvent = "/events/acl/bypass";
+
+// Both run on the module's event loop.
+using EventCallback = std::function<void(const Event&)>;
+using SubscribeDone = std::function<void(Result<SubscriptionId>)>;
 
 // What the core gives a module. Every method is thread-safe unless it says otherwise.
 class Core {
@@ -69,6 +95,50 @@ class Core {
 
   // The module's event loop, for sockets. Runs on its own thread.
   virtual boost::asio::io_context& io() = 0;
+
+  // --- events (COMPAT.md 1.8) ---
+  // Declares an event this module emits, under /events/<module name>/ (403 elsewhere).
+  // Removed automatically when the module unloads.
+  virtual Status declare_event(EventSpec spec) = 0;
+  virtual Status undeclare_event(std::string_view path) = 0;
+  // Emits an event; the router fans it out to every subscriber the event ACL allows. Never
+  // waits for subscribers. A module may emit the events it declared and any path under
+  // /events/<its name>/.
+  virtual void emit(std::string_view path, std::string body = {}) = 0;
+  // Subscribes the module itself, with the system identity: it may see every event.
+  // `pattern` is an exact event path, "/prefix/*" or "*". `on_event` runs on the event loop
+  // for each delivery, in order; `done` gets the id or the router's refusal.
+  virtual void subscribe(std::string pattern, EventCallback on_event, SubscribeDone done = {}) = 0;
+  // Subscribes on behalf of a client (the CLI's `subscribe`, HTTP server-sent events): the
+  // router resolves `credentials` like any request's and applies the event ACL as that user,
+  // when subscribing (403 "Subscribe denied") and again at every delivery. An exact pattern
+  // must name a declared event (404).
+  virtual void subscribe_as(std::string pattern, Credentials credentials, EventCallback on_event,
+                            SubscribeDone done) = 0;
+  // Live trace lines (COMPAT.md 1.7) of every message whose path contains `filter` ("/" or
+  // "" = all); with `debug`, body dumps follow. Admins only (403 otherwise). Each line
+  // arrives as an Event with path "/core/trace".
+  virtual void trace(std::string filter, bool debug, Credentials credentials, EventCallback on_line,
+                     SubscribeDone done) = 0;
+  // Ends a subscription or trace; false when the id is unknown.
+  virtual bool unsubscribe(SubscriptionId id) = 0;
+
+  // The row filter for listings (COMPAT.md 1.5, "Law 15"): may `who` see a row carrying
+  // `row_labels`? Root and unlabelled rows: yes; otherwise a label in common. A user with
+  // `sys.see_all` sees every row, and each time that shows a row the filter would have
+  // hidden, the bypass is audited as the event /events/acl/bypass.
+  bool labels_allow(const Identity& who, const std::vector<std::string>& row_labels) {
+    if (who.user == "root" || row_labels.empty()) return true;
+    for (const auto& l : who.labels)
+      for (const auto& r : row_labels)
+        if (l == r) return true;
+    for (const auto& l : who.labels)
+      if (l == "sys.see_all") {
+        emit(kAclBypassEvent, "user=" + who.user + "\n");
+        return true;
+      }
+    return false;
+  }
 };
 
 class Module {

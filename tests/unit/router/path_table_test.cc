@@ -109,6 +109,20 @@ TEST(Access, RowFilter) {
   EXPECT_TRUE(labels_allow(root, {"x"}));
   EXPECT_TRUE(labels_allow(alice, {"dev", "ops"}));
   EXPECT_FALSE(labels_allow(alice, {"ops"}));
+  Caller seer{"eve", {"sys.see_all"}};
+  EXPECT_TRUE(labels_allow(seer, {"ops"})) << "sys.see_all sees every row";
+  Caller labelled_root_only{"mallory", {"root"}};
+  EXPECT_FALSE(path_allows(labelled_root_only, entry("/admin", "m", {"admin"}))) << "only the user root passes";
+}
+
+// The admin gate: root, or label admin or hub-admin; nobody else.
+TEST(Access, AdminGate) {
+  EXPECT_TRUE(may_administer(Caller{"root", {}}));
+  EXPECT_TRUE(may_administer(Caller{"alice", {"admin"}}));
+  EXPECT_TRUE(may_administer(Caller{"hub", {"hub-admin"}}));
+  EXPECT_FALSE(may_administer(Caller{"bob", {"staff", "hub-operator"}}));
+  EXPECT_FALSE(may_administer(Caller{}));
+  EXPECT_FALSE(may_administer(Caller{"", {"admin"}})) << "labels without a user come from nowhere";
 }
 
 }  // namespace

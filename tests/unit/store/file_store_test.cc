@@ -35,9 +35,9 @@ class FileStoreTest : public ::testing::Test {
 };
 
 TEST_F(FileStoreTest, CreatesPrivateLayout) {
-  for (const char* sub : {"users", "groups", "modules"}) EXPECT_EQ(mode_of(dir_.path() + "/data/" + sub), 0700u);
+  for (const char* sub : {"users", "groups", "settings"}) EXPECT_EQ(mode_of(dir_.path() + "/data/" + sub), 0700u);
   EXPECT_EQ(store().user_path("bob"), dir_.path() + "/data/users/bob.conf");
-  EXPECT_EQ(store().module_path("web"), dir_.path() + "/data/modules/mod_web.conf");
+  EXPECT_EQ(store().module_path("web"), dir_.path() + "/data/settings/mod_web.conf");
 }
 
 TEST_F(FileStoreTest, UserRoundTripWithHeaderAndMode) {

@@ -10,6 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+
 #include "ctl_client.h"
 #include "portald_harness.h"
 
@@ -109,6 +112,33 @@ TEST(Demo, EmbeddedConfigKeepsEverythingInsideDir) {
   EXPECT_NE(banner.find("/b/tools/portalctl -s " + dir + "/run/ctl.sock get /core/status\n"), std::string::npos)
       << banner;
   EXPECT_NE(demo_banner(*s, SearchRoots{}).find("\nportald: try: portalctl -s "), std::string::npos);
+}
+
+TEST(DemoRoot, CreatedOnceWithRandomSecretsAndMode0600) {
+  TempDir t;
+  std::string data = t / "data";
+  auto first = ensure_demo_root(data);
+  ASSERT_TRUE(first) << first.error().message;
+  std::string file = data + "/users/root.conf";
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("api_key = ([0-9a-f]{64})\n"))) << text;
+  EXPECT_NE(first->find(m[1].str()), std::string::npos) << "the key is shown once";
+  EXPECT_NE(text.find("groups = root,admin\n"), std::string::npos);
+  auto second = ensure_demo_root(data);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->find(m[1].str()), std::string::npos) << "and only once";
+  EXPECT_NE(second->find(file), std::string::npos);
+  TempDir u;
+  auto other = ensure_demo_root(u / "data");
+  ASSERT_TRUE(other);
+  std::ifstream in2(u / "data/users/root.conf");
+  std::string text2((std::istreambuf_iterator<char>(in2)), {});
+  EXPECT_NE(text, text2) << "secrets are random";
 }
 
 // The built portald, run as `portald ARGS` with every place a program might write to by

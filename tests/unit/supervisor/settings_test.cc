@@ -201,6 +201,22 @@ TEST_F(SettingsTest, PerModuleFilesOverrideInOrder) {
   EXPECT_EQ(s.flat.at("mod_x.a"), "main");
 }
 
+// Values set at runtime (/core/config/set) live in settings/, escaped by the store; they
+// win over every config file, and a settings file alone never starts a module.
+TEST_F(SettingsTest, RuntimeSettingsWinAndNeverStartAModule) {
+  add_library("x");
+  add_library("y");
+  dir.write("modules/mod_x.conf", "greeting = from file\nport = 1\n");
+  dir.write("settings/mod_x.conf", "# Portal auto-generated config\n[mod_x]\ngreeting = line\\none\\x20\n");
+  dir.write("settings/mod_y.conf", "[mod_y]\nk = v\n");
+  Settings s = load_ok("[core]\nmodules_dir = mods\n[modules]\nload = x\n");
+  ASSERT_EQ(s.modules.size(), 1u);
+  EXPECT_EQ(s.modules.at(0).name, "x");
+  EXPECT_EQ(s.modules.at(0).values.at("greeting"), "line\none ");
+  EXPECT_EQ(s.modules.at(0).values.at("port"), "1");
+  EXPECT_EQ(s.flat.at("mod_x.greeting"), "line\none ");
+}
+
 TEST_F(SettingsTest, ModuleFileSectionsOfOthersAreIgnoredWithAWarning) {
   add_library("x");
   dir.write("modules/mod_x.conf", "k = 1\n[core]\nlog_level = debug\n");

@@ -1,10 +1,10 @@
-#include "router/store/value_escape.h"
+#include "common/value_escape.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace portal::store {
+namespace portal::config {
 namespace {
 
 TEST(StoreEscape, RoundTripsHostileValues) {
@@ -37,4 +37,4 @@ TEST(StoreEscape, RejectsBadEscapes) {
 }
 
 }  // namespace
-}  // namespace portal::store
+}  // namespace portal::config

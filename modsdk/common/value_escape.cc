@@ -1,6 +1,6 @@
-#include "router/store/value_escape.h"
+#include "common/value_escape.h"
 
-namespace portal::store {
+namespace portal::config {
 
 namespace {
 
@@ -76,4 +76,4 @@ Result<std::string> unescape_value(std::string_view in) {
   return out;
 }
 
-}  // namespace portal::store
+}  // namespace portal::config

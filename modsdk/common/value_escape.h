@@ -13,10 +13,10 @@
 
 #include "portal/result.h"
 
-namespace portal::store {
+namespace portal::config {
 
 std::string escape_value(std::string_view raw);
 // 400 error "bad escape at byte N" for a dangling '\', an unknown escape or bad hex.
 Result<std::string> unescape_value(std::string_view escaped);
 
-}  // namespace portal::store
+}  // namespace portal::config

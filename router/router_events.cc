@@ -1,0 +1,244 @@
+// Router: identity start-up, events and subscriptions, runtime settings, housekeeping.
+#include <cstdlib>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "router/core_paths.h"
+#include "router/events/pattern.h"
+#include "router/router.h"
+
+namespace portal::router {
+
+namespace {
+
+constexpr const char* kTopic = "router";
+constexpr std::uint64_t kHousekeepingUs = 10'000'000;  // sessions, throttles, locks
+
+bool truthy(const std::string& v) { return v == "true" || v == "1" || v == "yes"; }
+
+std::optional<std::uint64_t> parse_u64(const std::string& text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || text[0] == '-' || text[0] == '+') return std::nullopt;
+  return v;
+}
+
+std::string header_of(const pb::Message& msg, std::string_view key) {
+  for (const auto& h : msg.headers())
+    if (h.key() == key) return h.value();
+  return {};
+}
+
+}  // namespace
+
+// --- start-up --------------------------------------------------------------------------------
+
+void Router::open_identity() {
+  auto settings = AuthService::settings_from(config_);
+  if (!settings) {
+    log::error(kTopic, "identity: " + settings.error().message + "; requests with credentials are refused");
+    return;
+  }
+  std::vector<std::string> warnings;
+  Status s = auth_->open(*settings, warnings);
+  for (const auto& w : warnings) log::warn("store", w);
+  if (!s) {
+    log::error(kTopic, "identity: " + s.error().message + "; requests with credentials are refused");
+    return;
+  }
+  log::info(kTopic, std::to_string(auth_->users().size()) + " users loaded from " + settings->data_dir);
+  auto entries = auth_->store_for_startup()->list_config("");
+  if (!entries) {
+    log::warn("store", "runtime settings: " + entries.error().message);
+  } else {
+    for (auto& e : *entries) {
+      config_["mod_" + e.module + "." + e.key] = e.value;
+      overrides_[e.module][e.key] = std::move(e.value);
+    }
+  }
+  next_housekeeping_us_ = mono_us() + kHousekeepingUs;
+  arm_deadline(next_housekeeping_us_);
+}
+
+void Router::housekeeping() {
+  auth_->sweep();
+  for (const auto& l : locks_.sweep(events::LockClock::now()))
+    log::info(kTopic, "lock '" + l.resource + "' of '" + l.owner + "' released: no keepalive");
+  next_housekeeping_us_ = mono_us() + kHousekeepingUs;
+}
+
+bool Router::may_assert_identity(const std::string& module) const {
+  auto it = config_.find("mod_" + module + ".assert_identity");
+  return it != config_.end() && truthy(it->second);
+}
+
+// --- runtime settings ------------------------------------------------------------------------
+
+std::optional<std::string> Router::module_setting(const std::string& module, const std::string& key) const {
+  if (auto m = overrides_.find(module); m != overrides_.end())
+    if (auto k = m->second.find(key); k != m->second.end()) return k->second;
+  if (auto it = config_.find("mod_" + module + "." + key); it != config_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::map<std::string, std::string> Router::module_settings(const std::string& module) const {
+  std::map<std::string, std::string> out;
+  const std::string prefix = module.empty() ? "mod_" : "mod_" + module + ".";
+  for (auto it = config_.lower_bound(prefix); it != config_.end() && it->first.rfind(prefix, 0) == 0; ++it)
+    out.insert(*it);
+  return out;
+}
+
+void Router::set_module_setting(const std::string& module, const std::string& key, const std::string& value,
+                                std::function<void(Status)> done) {
+  store::ConfigEntry entry{module, key, value};
+  auth_->with_store(
+      [entry](store::StorageFanout& f) {
+        store::WriteReport r = f.set_config(entry);
+        for (const auto& p : r.providers)
+          log::warn("store", "provider '" + p.provider + "' missed a setting (kept pending): " + p.error.message);
+        return r.file;
+      },
+      [this, entry, done = std::move(done)](Status s) {
+        if (s) {
+          overrides_[entry.module][entry.key] = entry.value;
+          config_["mod_" + entry.module + "." + entry.key] = entry.value;
+          auto m = modules_.find(entry.module);
+          if (m != modules_.end() && m->second.link && m->second.ready) {
+            pb::Envelope env;
+            env.mutable_config()->set_merge(true);
+            (*env.mutable_config()->mutable_values())[entry.key] = entry.value;
+            m->second.link->deliver(env);
+            mark_dirty(m->second.link.get());
+          }
+          emit("/events/config/set", "mod_" + entry.module + "." + entry.key);
+        }
+        done(std::move(s));
+        flush_dirty();
+      });
+}
+
+void Router::push_overrides(ModuleEntry& m) {
+  auto it = overrides_.find(m.name);
+  if (it == overrides_.end() || it->second.empty() || !m.link) return;
+  pb::Envelope env;
+  env.mutable_config()->set_merge(true);
+  for (const auto& [k, v] : it->second) (*env.mutable_config()->mutable_values())[k] = v;
+  m.link->deliver(env);
+  mark_dirty(m.link.get());
+}
+
+// --- events ------------------------------------------------------------------------------
+
+void Router::declare_event(const std::string& module, const pb::EventSpec& spec) {
+  const std::string& path = spec.path();
+  if (module != "core" && path.rfind("/events/" + module + "/", 0) != 0) {
+    log::warn(kTopic, module + ": refused event " + path + " (a module declares events under /events/" + module + "/)");
+    return;
+  }
+  events::EventDecl d{path, spec.description(), {spec.labels().begin(), spec.labels().end()}, module};
+  if (Status s = events_.declare(d); !s) {
+    log::warn(kTopic, module + ": event " + path + ": " + s.error().message);
+    return;
+  }
+  // COMPAT.md 1.8: a declared event is also a path, with the event's labels.
+  PathEntry e;
+  e.path = path;
+  e.owner = module;
+  e.labels = d.labels;
+  e.description = d.description;
+  e.access = 1;
+  if (const PathEntry* old = paths_.exact(path); !old) paths_.add(std::move(e));
+}
+
+void Router::forget_events(const std::string& module) {
+  for (const std::string& path : events_.drop_module(module)) paths_.remove(path, module);
+}
+
+void Router::emit(const std::string& path, const std::string& body, std::uint64_t trace_id) {
+  events_.emit(path, body, trace_id);
+}
+
+void Router::on_event_method(pb::Message& msg, Origin& origin) {
+  const std::string& path = msg.path();
+  const std::string& from = msg.ctx().source_module();
+  if (!events::validate_event_path(path) || path.rfind("/events/", 0) != 0)
+    return answer_error(origin, 400, "Invalid event path\n");
+  const events::EventDecl* d = events_.find(path);
+  bool own = d ? d->owner == from : path.rfind("/events/" + from + "/", 0) == 0;
+  // Every module's row filter audits sys.see_all through the core's bypass event; the
+  // router says which module reported it.
+  bool audit = path == kAclBypassEvent;
+  if (from.empty() || (!own && !audit))
+    return answer_error(origin, 403, "Module '" + from + "' may not emit " + path + "\n");
+  std::string body = audit ? msg.body().substr(0, 256) + "module=" + from + "\n" : msg.body();
+  std::size_t n = events_.emit(path, body, msg.ctx().trace().trace_id());
+  pb::Response r;
+  r.set_status(200);
+  pb::Header* h = r.add_headers();
+  h->set_key("delivered");
+  h->set_value(std::to_string(n));
+  answer(origin, r);
+}
+
+void Router::on_subscription(pb::Message& msg, Origin& origin, const Caller& caller) {
+  auto m = modules_.find(origin.module);
+  if (origin.module.empty() || m == modules_.end() || !m->second.link)
+    return answer_error(origin, 400, "Subscriptions are made by modules\n");
+  auto sid = parse_u64(header_of(msg, "subscription"));
+  if (!sid || *sid == 0) return answer_error(origin, 400, "Need: subscription header\n");
+  const std::string& path = msg.path();
+  if (msg.method() == pb::UNSUB)
+    return events_.unsubscribe(origin.module, *sid) ? answer_error(origin, 200, "Unsubscribed\n")
+                                                    : answer_error(origin, 404, {});
+  if (path == "/core/trace") {
+    if (!may_administer(caller)) return answer_error(origin, 403, "Tracing is for admins\n");
+    Status s = events_.trace(origin.module, *sid, header_of(msg, "filter"), header_of(msg, "debug") == "1");
+    if (!s) return answer_error(origin, 400, s.error().message + "\n");
+    return answer_error(origin, 200, "Tracing\n");
+  }
+  Status s = events_.subscribe(origin.module, *sid, path, caller, !events::is_wildcard(path));
+  if (s) return answer_error(origin, 200, "Subscribed\n");
+  switch (s.error().code) {
+    case 403: return answer_error(origin, 403, "Subscribe denied\n");
+    case 404: return answer_error(origin, 404, "No such event: " + path + "\n");
+    default: return answer_error(origin, 400, s.error().message + "\n");
+  }
+}
+
+void Router::on_own_subscribe(ModuleLink& link, const pb::Subscribe& sub) {
+  ModuleEntry* m = find_link_owner(link);
+  if (!m) return;
+  Origin o;
+  o.module = m->name;
+  o.generation = link.generation();
+  o.id = sub.id();
+  Status s = sub.subscription() == 0 ? make_error(400, "subscription id must not be 0")
+                                     : events_.subscribe(m->name, sub.subscription(), sub.pattern(),
+                                                         events::system_caller(), false);
+  if (s) return answer_error(o, 200, "Subscribed\n");
+  answer_error(o, static_cast<std::uint32_t>(s.error().code), s.error().message + "\n");
+}
+
+void Router::drain_events() {
+  std::vector<std::string> modules(events_.waiting().begin(), events_.waiting().end());
+  for (const std::string& name : modules) {
+    auto it = modules_.find(name);
+    if (it == modules_.end() || !it->second.link) {
+      events_.drop_subscriptions(name);
+      continue;
+    }
+    if (!it->second.ready) continue;
+    ModuleLink* link = it->second.link.get();
+    events_.drain(
+        name, [link] { return link->backlog() < kEventBacklogLimit; },
+        [this, link](const pb::Envelope& env) {
+          link->deliver(env);
+          mark_dirty(link);
+        });
+  }
+}
+
+}  // namespace portal::router
