@@ -1,5 +1,7 @@
 #include "connection.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 
@@ -31,6 +33,11 @@ Connection::Connection(std::shared_ptr<ServerShared> shared, Socket socket, std:
 Connection::~Connection() { close(); }
 
 void Connection::start() {
+  // Who connected (SO_PEERCRED): the source the router's failed-login throttle counts.
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0)
+    source_ = "uid:" + std::to_string(peer.uid);
   ++shared_->clients;
   counted_ = true;
   last_activity_ = Clock::now();
@@ -147,6 +154,7 @@ void Connection::dispatch(std::string_view payload) {
   }
   ++in_flight_;
   const std::uint64_t id = req->id;
+  req->message.ctx.credentials.source = source_;  // never the client's own say
   shared_->core.send_async(
       std::move(req->message), [weak = weak_from_this(), shared = shared_, id](Response response) {
         shared->run_on_io([weak, id, response = std::move(response)]() mutable {

@@ -58,6 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<ServerShared> shared_;
   TrackToken token_;
   Socket socket_;
+  std::string source_;  // "uid:<n>" of the connected process
   boost::asio::steady_timer idle_timer_;
   std::uint64_t serial_;
 
