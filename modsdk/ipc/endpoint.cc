@@ -49,14 +49,11 @@ bool RingEndpoint::write_some(Pending& p) {
 }
 
 void RingEndpoint::send(std::string payload) {
-  if (queue_.empty()) {
-    Pending p{std::move(payload), 0};
-    if (write_some(p)) return;
-    queue_.push_back(std::move(p));
-    channel_->producer().set_producer_waiting();
-    return;
-  }
+  const bool was_empty = queue_.empty();
   queue_.push_back(Pending{std::move(payload), 0});
+  // flush() sets "producer waiting" and then looks once more: a consumer that drained the
+  // ring between our failed write and the flag would otherwise never ring us (lost wake-up).
+  if (was_empty) flush();
 }
 
 bool RingEndpoint::flush() {

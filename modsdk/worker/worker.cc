@@ -337,6 +337,10 @@ void Worker::send(pb::Envelope&& env) {
     return;
   }
   std::lock_guard lock(writer_mu_);
+  // Say "backlog" before the ring can fill: once send() has asked the router to ring us
+  // for space, a ring thread woken by that bell must find the flag set, or it goes back
+  // to sleep and the rest of this payload waits forever.
+  backlog_.store(true);
   if (ep_->queued() > 0) ep_->flush();
   ep_->send(std::move(payload));
   ep_->notify();
