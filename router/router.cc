@@ -417,8 +417,13 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
     }
   }
   const pb::Credentials& cred = ctx->credentials();
-  if (cred.api_key().empty() && cred.token().empty() && cred.username().empty() && cred.password().empty())
-    return dispatch(std::move(msg), std::move(origin), Caller{});
+  if (cred.api_key().empty() && cred.token().empty() && cred.username().empty() && cred.password().empty()) {
+    // A local client known only by its UNIX user: the interface's own peer_users map decides.
+    Caller c;
+    if (cred.has_peer_uid())
+      if (auto user = peer_user(from_module, cred.peer_uid())) c = auth_->caller_for(*user);
+    return dispatch(std::move(msg), std::move(origin), std::move(c));
+  }
   if (!auth_->is_open()) return answer_error(origin, 503, "Identity store unavailable\n");
 
   // Resolution is immediate except for a password check, which runs off the loop.

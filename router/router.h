@@ -121,6 +121,8 @@ class Router {
   void declare_event(const std::string& module, const pb::EventSpec& spec);
   void forget_events(const std::string& module);
   bool may_assert_identity(const std::string& module) const;
+  // `[mod_<module>] peer_users = <uid>:<user>, ...`: the Portal user a local UNIX user is.
+  std::optional<std::string> peer_user(const std::string& module, std::int64_t uid) const;
   void open_identity();
   void housekeeping();
   void push_overrides(ModuleEntry& m);

@@ -74,6 +74,23 @@ bool Router::may_assert_identity(const std::string& module) const {
   return it != config_.end() && truthy(it->second);
 }
 
+std::optional<std::string> Router::peer_user(const std::string& module, std::int64_t uid) const {
+  auto it = config_.find("mod_" + module + ".peer_users");
+  if (it == config_.end()) return std::nullopt;
+  const std::string want = std::to_string(uid) + ":";
+  std::string_view list = it->second;
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.substr(0, want.size()) == want && item.size() > want.size()) return std::string(item.substr(want.size()));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
 // --- runtime settings ------------------------------------------------------------------------
 
 std::optional<std::string> Router::module_setting(const std::string& module, const std::string& key) const {

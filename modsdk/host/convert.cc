@@ -72,6 +72,7 @@ void to_pb(const Message& in, pb::Message& out) {
     cr->set_username(c.credentials.username);
     cr->set_password(c.credentials.password);
     cr->set_source(c.credentials.source);
+    if (c.credentials.peer_uid) cr->set_peer_uid(*c.credentials.peer_uid);
   }
 }
 
@@ -98,6 +99,7 @@ Message from_pb(const pb::Message& in) {
   m.ctx.credentials.username = c.credentials().username();
   m.ctx.credentials.password = c.credentials().password();
   m.ctx.credentials.source = c.credentials().source();
+  if (c.credentials().has_peer_uid()) m.ctx.credentials.peer_uid = c.credentials().peer_uid();
   return m;
 }
 

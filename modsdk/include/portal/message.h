@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,7 +78,12 @@ struct Credentials {
   std::string password;
   // Where the client connects from (address, peer node): keys the failed-login throttle.
   std::string source;
-  bool empty() const { return api_key.empty() && token.empty() && username.empty() && password.empty(); }
+  // The UNIX user of a local client (SO_PEERCRED), set by a socket interface. The router maps
+  // it to a Portal user only through that module's own `peer_users` setting.
+  std::optional<std::int64_t> peer_uid;
+  bool empty() const {
+    return api_key.empty() && token.empty() && username.empty() && password.empty() && !peer_uid;
+  }
 };
 
 struct Context {

@@ -71,6 +71,7 @@ class RouterIdentityTest : public testing::RouterTest {
     (*c.mutable_values())["core.data_dir"] = dir_;
     (*c.mutable_values())["core.scrypt_log2_n"] = "10";  // cheap hashes: this tests behaviour, not cost
     (*c.mutable_values())["mod_node.assert_identity"] = "true";
+    (*c.mutable_values())["mod_shell.peer_users"] = "0:root, 1000:bob";
     (*c.mutable_values())["mod_mod.greeting"] = "hello";
     (*c.mutable_values())["mod_mod.db_password"] = "s3cret";
   }
@@ -484,6 +485,24 @@ TEST_F(RouterIdentityTest, OnlyACapableModuleAssertsAnIdentity) {
     mod->respond(got->request().id(), 200, "");
     ASSERT_TRUE(w->next());
   }
+}
+
+// A socket interface reports its client's UNIX user; only its own peer_users map turns that
+// into a Portal user, and explicit credentials win over it.
+TEST_F(RouterIdentityTest, PeerUidMapsThroughTheInterfacesOwnSetting) {
+  auto shell = ready("shell", {});
+  auto other = ready("other", {});
+  pb::Credentials uid1000;
+  uid1000.set_peer_uid(1000);
+  EXPECT_EQ(call(*shell, pb::GET, "/auth/whoami", {}, uid1000).body, "User: bob\nLabels: staff\n");
+  pb::Credentials uid5;
+  uid5.set_peer_uid(5);
+  EXPECT_EQ(call(*shell, pb::GET, "/auth/whoami", {}, uid5).body, "anonymous (not logged in)\n");
+  EXPECT_EQ(call(*other, pb::GET, "/auth/whoami", {}, uid1000).body, "anonymous (not logged in)\n")
+      << "another module's map does not apply";
+  pb::Credentials both = key(kAliceKey);
+  both.set_peer_uid(0);
+  EXPECT_EQ(call(*shell, pb::GET, "/auth/whoami", {}, both).body, "User: alice\nLabels: admin\n");
 }
 
 TEST_F(RouterIdentityTest, RuntimeConfigIsPersistedPushedAndSecretsMasked) {
