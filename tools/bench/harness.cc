@@ -15,20 +15,11 @@
 #include <fstream>
 
 #include "ipc/control.h"
-#include "portal_build_config.h"
+#include "tools/common/locate.h"
 
 namespace portal::bench {
 
 namespace {
-
-bool from_build_tree() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return false;
-  std::string exe(buf, static_cast<std::size_t>(n));
-  std::string root = PORTAL_BUILD_ROOT;
-  return exe.compare(0, root.size() + 1, root + "/") == 0;
-}
 
 // fork + exec with `fds` placed at 3, 4, ... in the child.
 pid_t spawn(const std::string& bin, const std::vector<std::string>& args, const std::vector<int>& fds) {
@@ -56,21 +47,9 @@ int bootstrap_memfd(const pb::WorkerBootstrap& b) {
 
 }  // namespace
 
-std::string find_binary(const std::string& name) {
-  if (from_build_tree()) {
-    std::string root = PORTAL_BUILD_ROOT;
-    if (name == "portal-router") return root + "/router/portal-router";
-    if (name == "portal-worker") return root + "/modsdk/worker/portal-worker";
-    if (name == "portald") return root + "/supervisor/portald";
-  }
-  if (name == "portald") return std::string(PORTAL_BIN_DIR) + "/portald";
-  return std::string(PORTAL_LIBEXEC_DIR) + "/" + name;
-}
+std::string find_binary(const std::string& name) { return tools::find_program(name); }
 
-std::string find_module(const std::string& name) {
-  if (from_build_tree()) return std::string(PORTAL_BUILD_ROOT) + "/modules/" + name + "/mod_" + name + ".so";
-  return std::string(PORTAL_MODULE_DIR) + "/mod_" + name + ".so";
-}
+std::string find_module(const std::string& name) { return tools::find_module(name); }
 
 std::uint64_t cpu_ns(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/task";
