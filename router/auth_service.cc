@@ -282,6 +282,13 @@ void AuthService::hash_password(std::string password, std::function<void(Result<
   });
 }
 
+void AuthService::adopt(std::vector<store::UserRecord> users, std::vector<store::GroupRecord> groups) {
+  for (auto& u : users)
+    if (!users_.find(u.name)) users_.put(std::move(u));
+  for (auto& g : groups)
+    if (!users_.group(g.name)) users_.put_group(std::move(g));
+}
+
 // --- sessions ----------------------------------------------------------------------------
 
 Result<std::string> AuthService::create_session(const std::string& user) { return sessions_.create(user, now()); }

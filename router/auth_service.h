@@ -90,6 +90,8 @@ class AuthService {
   void delete_group(const std::string& name, StatusDone done);
   // Hashes on the pool, then runs `done` on the loop.
   void hash_password(std::string password, std::function<void(Result<std::string>)> done);
+  // Records read from a storage provider at attach time (already in the file store).
+  void adopt(std::vector<store::UserRecord> users, std::vector<store::GroupRecord> groups);
   // Ends every session of `user` (password changed by someone else, user removed).
   void logout_user(const std::string& user) { sessions_.logout_user(user); }
 

@@ -50,7 +50,7 @@ constexpr std::string_view kMasked = "********";
 bool file_only_key(std::string_view key) {
   static constexpr std::string_view kKeys[] = {
       "library",    "run_as",       "no_new_privs", "isolation",          "transport",      "assert_identity",
-      "peer_users", "enabled",      "threads",      "ring_bytes",         "busy_poll_us",   "restart",
+      "peer_users", "storage_provider", "enabled", "threads",      "ring_bytes",         "busy_poll_us",   "restart",
       "timeout_ms", "queue_limit",  "start_timeout_ms", "backoff_initial_ms", "backoff_max_ms", "crash_limit",
       "crash_window_ms", "healthy_reset_ms"};
   if (key.rfind("limit_", 0) == 0) return true;

@@ -56,7 +56,7 @@ Router::Router(EventLoop& loop, int control_fd)
   }
 }
 
-Router::~Router() = default;
+Router::~Router() { stopping_->store(true); }
 
 void Router::start() {
   loop_.on_signals({SIGTERM, SIGINT}, [this](int sig) {
@@ -311,6 +311,7 @@ void Router::on_hello(ModuleLink& link, const pb::WorkerHello& h) {
   for (const pb::EventSpec& spec : kept_events) declare_event(m->name, spec);
   m->ready = true;
   push_overrides(*m);
+  attach_provider(*m);
   if (h.pid() > 0) m->status.set_pid(h.pid());
   pb::Control c;
   c.mutable_worker_ready()->set_module(m->name);
@@ -383,7 +384,7 @@ void Router::on_broken(ModuleLink& link, const std::string& why) {
 // ---------------------------------------------------------------------------------------
 // Routing
 
-void Router::route(pb::Message&& msg, Origin origin, const std::string& from_module) {
+bool Router::admit(pb::Message& msg, Origin& origin, const std::string& from_module) {
   const std::uint64_t id = next_id_++;
   ++routed_;
   msg.set_id(id);
@@ -399,7 +400,21 @@ void Router::route(pb::Message&& msg, Origin origin, const std::string& from_mod
     hop->set_module(from_module);
     hop->set_timestamp_us(t->timestamp_us());
   }
-  if (draining_) return answer_error(origin, 503, "Shutting down\n");
+  if (!draining_) return true;
+  answer_error(origin, 503, "Shutting down\n");
+  return false;
+}
+
+void Router::route_as(pb::Message&& msg, Origin origin, Caller caller) {
+  if (!admit(msg, origin, "core")) return;
+  msg.mutable_ctx()->clear_credentials();
+  msg.mutable_ctx()->clear_asserted();
+  dispatch(std::move(msg), std::move(origin), std::move(caller));
+}
+
+void Router::route(pb::Message&& msg, Origin origin, const std::string& from_module) {
+  if (!admit(msg, origin, from_module)) return;
+  pb::Context* ctx = msg.mutable_ctx();
 
   // An identity a capable module established (federation) stands in for credentials.
   if (ctx->has_asserted()) {

@@ -2,6 +2,7 @@
 // in-flight request and the control socket to portald (docs/ARCHITECTURE.md).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,6 +23,7 @@
 #include "router/events/locks.h"
 #include "router/module_link.h"
 #include "router/path_table.h"
+#include "router/remote_provider.h"
 
 namespace portal::router {
 
@@ -115,6 +117,11 @@ class Router {
   void on_hello(ModuleLink& link, const pb::WorkerHello& h);
   void on_request(ModuleLink& link, pb::Message& msg);
   void dispatch(pb::Message&& msg, Origin origin, Caller caller);
+  // Id, trace and source for a message entering the router; false when draining (answered).
+  bool admit(pb::Message& msg, Origin& origin, const std::string& from_module);
+  // A message of the core itself, routed as `caller` (storage providers).
+  void route_as(pb::Message&& msg, Origin origin, Caller caller);
+  void attach_provider(ModuleEntry& m);
   void on_event_method(pb::Message& msg, Origin& origin);
   void on_subscription(pb::Message& msg, Origin& origin, const Caller& caller);
   void on_own_subscribe(ModuleLink& link, const pb::Subscribe& sub);
@@ -160,6 +167,8 @@ class Router {
   // Runtime settings (/core/config/set), persisted in the store: module -> key -> value.
   std::map<std::string, std::map<std::string, std::string>> overrides_;
   std::uint64_t next_housekeeping_us_ = 0;
+  std::map<std::string, std::shared_ptr<RemoteProvider>> providers_;  // by module
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 
   std::unordered_map<std::uint64_t, Pending> pending_;
   using Deadline = std::pair<std::uint64_t, std::uint64_t>;  // (deadline_us, id)

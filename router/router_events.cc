@@ -147,6 +147,69 @@ void Router::push_overrides(ModuleEntry& m) {
   mark_dirty(m.link.get());
 }
 
+// --- storage providers (docs/PROTOCOL.md 10) -------------------------------------------------
+
+void Router::attach_provider(ModuleEntry& m) {
+  auto it = config_.find("mod_" + m.name + ".storage_provider");
+  if (it == config_.end() || it->second.empty() || !auth_->is_open()) return;
+  if (auto known = providers_.find(m.name); known != providers_.end()) {
+    // Back after a restart: replay what it missed while it was away.
+    std::string name = known->second->name();
+    auth_->with_store([name](store::StorageFanout& f) { return f.sync(name); },
+                      [name](Status s) {
+                        if (!s) log::warn("store", "provider '" + name + "': replay failed: " + s.error().message);
+                      });
+    return;
+  }
+  const std::string name = it->second;
+  auto provider = std::make_shared<RemoteProvider>(
+      name, m.name, [this](std::function<void()> fn) { loop_.post(std::move(fn)); },
+      [this](pb::Message msg, std::function<void(pb::Response&)> done) {
+        Origin o;
+        o.callback = std::move(done);
+        route_as(std::move(msg), std::move(o), Caller{std::string(events::kSystemUser), {"sys.storage"}, {}});
+        flush_dirty();
+      },
+      stopping_);
+  providers_[m.name] = provider;
+  // First attach: what the provider has and the file store lacks comes in (first success
+  // wins), then the provider gets everything the file store has.
+  struct Imported {
+    std::vector<store::UserRecord> users;
+    std::vector<store::GroupRecord> groups;
+    std::vector<store::ConfigEntry> config;
+  };
+  auto imported = std::make_shared<Imported>();
+  auth_->with_store(
+      [provider, imported, name](store::StorageFanout& f) -> Status {
+        if (Status s = f.add_provider(provider); !s) return s;
+        store::FileStore& files = f.files();
+        if (auto users = provider->list_users())
+          for (const auto& n : *users)
+            if (!files.load_user(n))
+              if (auto u = provider->load_user(n); u && files.save_user(*u)) imported->users.push_back(*u);
+        if (auto groups = provider->list_groups())
+          for (const auto& n : *groups)
+            if (!files.load_group(n))
+              if (auto g = provider->load_group(n); g && files.save_group(*g)) imported->groups.push_back(*g);
+        if (auto entries = provider->list_config(""))
+          for (const auto& e : *entries)
+            if (!files.get_config(e.module, e.key) && files.set_config(e)) imported->config.push_back(e);
+        return f.sync(name, /*full=*/true);
+      },
+      [this, imported, name](Status s) {
+        if (!s) log::warn("store", "provider '" + name + "': " + s.error().message + " (writes stay pending)");
+        else log::info("store", "storage provider '" + name + "' attached");
+        auth_->adopt(std::move(imported->users), std::move(imported->groups));
+        for (auto& e : imported->config) {
+          config_["mod_" + e.module + "." + e.key] = e.value;
+          overrides_[e.module][e.key] = e.value;
+          if (auto mod = modules_.find(e.module); mod != modules_.end()) push_overrides(mod->second);
+        }
+        flush_dirty();
+      });
+}
+
 // --- events ------------------------------------------------------------------------------
 
 void Router::declare_event(const std::string& module, const pb::EventSpec& spec) {

@@ -50,6 +50,8 @@ class StorageFanout {
   bool remove_provider(const std::string& name);
   std::vector<std::string> provider_names() const;
   std::size_t pending(const std::string& name) const;
+  // The file store itself (for a caller that must tell it apart from the providers).
+  FileStore& files() { return files_; }
 
   WriteReport save_user(const UserRecord& user);
   WriteReport delete_user(const std::string& name);

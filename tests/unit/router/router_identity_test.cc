@@ -19,6 +19,7 @@ using testing::FakeWorker;
 
 constexpr const char* kRootKey = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 constexpr const char* kAliceKey = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+constexpr const char* kRemoteKey = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
 constexpr const char* kBobKey = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
 struct Reply {
@@ -143,7 +144,7 @@ TEST_F(RouterIdentityTest, ApiKeyResolvesToTheUserWithLabelsAndSecretsStopAtTheR
 
 TEST_F(RouterIdentityTest, WrongCredentialsAre401AndNoneIsAnonymous) {
   auto cli = ready("cli", {});
-  Reply r = call(*cli, pb::GET, "/auth/whoami", {}, key("dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"));
+  Reply r = call(*cli, pb::GET, "/auth/whoami", {}, key("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"));
   EXPECT_EQ(r.status, 401u);
   pb::Credentials tok;
   tok.set_token("not-a-token");
@@ -562,6 +563,79 @@ TEST_F(RouterIdentityTest, StorageAndResolve) {
   EXPECT_EQ(r.body, "/mod/a");
   EXPECT_EQ(call(*cli, pb::GET, "/core/resolve", {{"cwd", "/mod/a"}, {"target", ".."}}).body, "/mod");
   EXPECT_EQ(call(*cli, pb::GET, "/core/resolve", {{"cwd", "/"}, {"target", "/nope"}}).status, 404u);
+}
+
+// A storage-provider module (docs/PROTOCOL.md 10): imported at attach, then every write.
+class RouterProviderTest : public RouterIdentityTest {
+ protected:
+  void configure(pb::Configure& c) override {
+    RouterIdentityTest::configure(c);
+    (*c.mutable_values())["mod_db.storage_provider"] = "fake";
+  }
+};
+
+TEST_F(RouterProviderTest, ProviderIsReadAtAttachAndGetsEveryWrite) {
+  auto db = attach("db");
+  pb::Envelope hello;
+  auto* h = hello.mutable_hello();
+  h->set_module("db");
+  h->set_generation(1);
+  auto* spec = h->add_paths();
+  spec->set_path("/db/storage/*");
+  spec->add_labels("sys.storage");
+  db->send(hello);
+  std::map<std::string, std::string> saved;  // user -> groups the provider was sent
+  std::atomic<bool> stop{false};
+  std::thread provider([&] {
+    while (!stop) {
+      auto env = db->next(100ms);
+      if (!env || !env->has_request()) continue;
+      const pb::Message& m = env->request();
+      auto hdr = [&](const char* k) {
+        for (const auto& x : m.headers())
+          if (x.key() == k) return x.value();
+        return std::string();
+      };
+      pb::Envelope out;
+      auto* r = out.mutable_response();
+      r->set_id(m.id());
+      r->set_status(200);
+      EXPECT_EQ(m.ctx().auth().user(), "__system__");
+      if (m.path() == "/db/storage/users" && m.method() == pb::GET) {
+        auto* n = r->add_headers();
+        n->set_key("name");
+        n->set_value("remote");
+      } else if (m.path() == "/db/storage/user" && m.method() == pb::GET) {
+        if (hdr("name") != "remote") r->set_status(404);
+        for (auto [k, v] : {std::pair{"password_hash", ""}, {"api_key", kRemoteKey}, {"groups", "ops"}}) {
+          auto* x = r->add_headers();
+          x->set_key(k);
+          x->set_value(v);
+        }
+      } else if (m.path() == "/db/storage/user" && m.method() == pb::SET) {
+        saved[hdr("name")] = hdr("groups");
+      }
+      db->send(out);
+    }
+  });
+  auto cli = ready("cli", {});
+  bool imported = false;
+  for (int i = 0; i < 200 && !imported; ++i) {
+    imported = call(*cli, pb::GET, "/users/remote").status == 200;
+    if (!imported) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(imported) << "the provider's user was read at attach";
+  EXPECT_EQ(call(*cli, pb::GET, "/auth/whoami", {}, key(kRemoteKey)).body, "User: remote\nLabels: ops\n");
+  EXPECT_TRUE(fs::exists(dir_ + "/users/remote.conf")) << "and kept in the file store";
+  Reply r = call(*cli, pb::SET, "/users/newbie", {{"groups", "staff"}}, key(kRootKey));
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(call(*cli, pb::GET, "/core/storage").body,
+            "Storage backends:\n  file: active (" + dir_ + ")\n  fake: active\n");
+  EXPECT_EQ(call(*cli, pb::GET, "/db/storage/users").status, 403) << "the provider's paths are the router's";
+  stop = true;
+  provider.join();
+  EXPECT_EQ(saved.count("root"), 1u) << "the file store's users were pushed";
+  EXPECT_EQ(saved["newbie"], "staff") << "and every later write";
 }
 
 // A store file edited into garbage: a clear error naming it, the others still load.
