@@ -95,8 +95,9 @@ std::vector<ModuleFile> module_files(const Layout& l, const Created& c, const st
            federation_key + "\ntls = true\ntls_cert = " + certs + "/server.crt\ntls_key = " + certs +
            "/server.key\n\n# Peers (or in portal.conf):\n# [peer:factory]\n# host = 10.0.0.2\n# port = 9090\n"
            "# auto_connect = true\n"},
-      {"config_sqlite", false, "database = " + l.lib_dir() + "/data/portal.db\n"},
-      {"config_psql", false, "host = /var/run/postgresql\nport = 5432\nuser = portal\ndatabase = portal_conf\n"},
+      {"config_sqlite", true, "storage_provider = sqlite\ndatabase = " + l.lib_dir() + "/data/portal.db\n"},
+      {"config_psql", false,
+       "storage_provider = psql\nhost = /var/run/postgresql\nport = 5432\nuser = portal\ndatabase = portal_conf\n"},
       {"hello", true, ""},
       {"myapp", true, ""},
   };
