@@ -1,0 +1,165 @@
+// The cli module through a real instance: a client on its UNIX socket, as
+// `portal -r` or a script would type (COMPAT.md 3.2, issue 4).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "instance.h"
+
+namespace portal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A line-typing client that reads until the text it waits for arrived, with a
+// deadline.
+class CliClient {
+ public:
+  explicit CliClient(const std::string &path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0;
+  }
+  ~CliClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+  bool type(const std::string &line) {
+    return ::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
+  }
+  // Waits for `text` after what earlier waits consumed; consumes through it.
+  bool expect(const std::string &text, std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (std::size_t at = seen_.find(text, pos_); at != std::string::npos) {
+        pos_ = at + text.size();
+        return true;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      seen_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  // Types `command` and waits for the prompt after its output; returns that
+  // output.
+  std::string run(const std::string &command, const std::string &prompt = "portal:/> ") {
+    if (!type(command + "\n") || !expect(command + "\n")) return "<no echo>";
+    std::size_t from = pos_;
+    if (!expect(prompt)) return "<no prompt> " + seen_.substr(from);
+    return seen_.substr(from, pos_ - from - prompt.size());
+  }
+  const std::string &all() const { return seen_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string seen_;
+  std::size_t pos_ = 0;
+};
+
+std::vector<ModuleConf> modules_for(const Instance &inst, std::map<std::string, std::string> cli_extra = {}) {
+  cli_extra["socket"] = inst.dir() + "/run/cli.sock";
+  return {{"hello", {}}, {"crashy", {}}, {"cli", cli_extra}};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    inst_ = new Instance({});
+    inst_->rewrite_config(modules_for(*inst_));
+    ASSERT_TRUE(inst_->start()) << inst_->log();
+    auto r = inst_->admin(Method::set, "/users/bob", {{"password", "bob-pw"}, {"groups", "staff"}});
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  static void TearDownTestSuite() {
+    delete inst_;
+    inst_ = nullptr;
+  }
+  std::unique_ptr<CliClient> connect() {
+    auto c = std::make_unique<CliClient>(inst_->dir() + "/run/cli.sock");
+    EXPECT_TRUE(c->connected());
+    EXPECT_TRUE(c->expect("Portal v2.0.0 CLI\nType 'help' for available commands.\nportal:/> ")) << c->all();
+    return c;
+  }
+  static Instance *inst_;
+};
+Instance *Cli::inst_ = nullptr;
+
+TEST_F(Cli, LoginRightAndWrongPassword) {
+  auto c = connect();
+  EXPECT_EQ(c->run("whoami"), "anonymous (not logged in)\n") << "an unmapped UNIX user is anonymous";
+  EXPECT_EQ(c->run("login root wrong-password"), "Login failed\n");
+  EXPECT_EQ(c->run(std::string("login root ") + kRootPassword), "Logged in as root\n");
+  EXPECT_EQ(c->run("whoami"), "User: root\nLabels: root, admin\n");
+  EXPECT_EQ(c->run("version"), "Portal v2.0.0\n");
+  EXPECT_EQ(c->run("status").rfind("Portal v2.0.0\nStatus: running\n", 0), 0u);
+}
+
+TEST_F(Cli, RelativePathsUnderHello) {
+  auto c = connect();
+  EXPECT_EQ(c->run("cd /hello", "portal:/hello> "), "");
+  std::string ls = c->run("ls", "portal:/hello> ");
+  EXPECT_NE(ls.find("resources"), std::string::npos) << ls;
+  EXPECT_EQ(c->run("get resources/greeting", "portal:/hello> "), "Hello from Portal!\n");
+  EXPECT_EQ(c->run("cd nowhere", "portal:/hello> "), "No such path\n");
+  EXPECT_EQ(c->run("pwd", "portal:/hello> "), "/hello\n");
+}
+
+TEST_F(Cli, PlainUserIsDeniedAdminSucceeds) {
+  auto c = connect();
+  EXPECT_EQ(c->run("login bob bob-pw"), "Logged in as bob\n");
+  std::string out = c->run("user create x y");
+  EXPECT_NE(out.find("(status 403)"), std::string::npos) << out;
+  EXPECT_EQ(c->run(std::string("login root ") + kRootPassword), "Logged in as root\n");
+  EXPECT_EQ(c->run("user create x y"), "User created\n");
+  EXPECT_NE(c->run("user list").find("  x "), std::string::npos);
+  EXPECT_EQ(c->run("logout"), "Logged out\n");
+  EXPECT_EQ(c->run("whoami"), "anonymous (not logged in)\n");
+}
+
+TEST_F(Cli, SubscribePrintsTheEvent) {
+  auto c = connect();
+  EXPECT_EQ(c->run("subscribe /events/crashy/*"), "Subscribed to /events/crashy/*\n") << c->all();
+  auto r = inst_->admin(Method::call, "/crashy/functions/emit", {{"path", "/events/crashy/ping"}}, "pong");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(c->expect("[EVENT] /events/crashy/ping: pong\nportal:/> ")) << c->all();
+  EXPECT_EQ(c->run("unsubscribe /events/crashy/*"), "Unsubscribed from /events/crashy/*\n");
+}
+
+TEST_F(Cli, UnknownCommandAndQuit) {
+  auto c = connect();
+  EXPECT_EQ(c->run("frob"),
+            "Unknown command: frob\nTry: get /frob  \xc2\xb7  "
+            "help frob  \xc2\xb7  ls /frob\n");
+  ASSERT_TRUE(c->type("quit\n"));
+  EXPECT_TRUE(c->expect("Goodbye.\n"));
+}
+
+TEST(CliPeerUsers, MappedUnixUserActsWithoutLogin) {
+  Instance inst({});
+  inst.rewrite_config(modules_for(inst, {{"peer_users", std::to_string(::getuid()) + ":root"}}));
+  ASSERT_TRUE(inst.start()) << inst.log();
+  CliClient c(inst.dir() + "/run/cli.sock");
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.expect("portal:/> "));
+  EXPECT_EQ(c.run("whoami"), "User: root\nLabels: root, admin\n");
+  EXPECT_EQ(c.run("user create carol carol-pw"), "User created\n") << "as root, through the peer map";
+}
+
+}  // namespace
+}  // namespace portal::itest
