@@ -64,6 +64,16 @@ void Router::open_identity() {
 
 void Router::housekeeping() {
   auth_->sweep();
+  // A provider that missed writes (its backend was down) gets them again now and then, not
+  // only on the next write: a user created during a database outage reaches it on its own.
+  for (const auto& [module, provider] : providers_) {
+    std::string name = provider->name();
+    auth_->with_store(
+        [name](store::StorageFanout& f) { return f.pending(name) > 0 ? f.sync(name) : Status{}; },
+        [name](Status s) {
+          if (!s) log::debug("store", "provider '" + name + "' still behind: " + s.error().message);
+        });
+  }
   for (const auto& l : locks_.sweep(events::LockClock::now()))
     log::info(kTopic, "lock '" + l.resource + "' of '" + l.owner + "' released: no keepalive");
   next_housekeeping_us_ = mono_us() + kHousekeepingUs;
