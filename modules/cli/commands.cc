@@ -17,7 +17,7 @@ using C = Completion;
 // The one table of builtin commands. Two-word names are subcommands ("user
 // create").
 constexpr std::array kCommands = {
-    Command{"help", "?", "[command]", "List the commands, or explain one", h::help},
+    Command{"help", "?", "[command | /path | module]", "List the commands, or explain a command, a path or a module", h::help},
     Command{"status", "", "", "Instance status (/core/status)", h::status},
     Command{"version", "", "", "Portal version", h::version},
     Command{"pwd", "", "", "Print the current path", h::pwd},

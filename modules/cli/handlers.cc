@@ -4,6 +4,9 @@
 #include "handlers.h"
 
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "session.h"
 
@@ -54,6 +57,50 @@ void print_and_done(Session &s, const Response &r) {
   s.done();
 }
 
+std::vector<std::string> split_lines(const std::string &text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// The original guessed a path's access from its shape (COMPAT.md 3.2).
+std::string kind_of(const std::string &path) {
+  if (path.find("/resources/") != std::string::npos) return "resource (read)";
+  if (path.find("/functions/") != std::string::npos) return "function (read/write)";
+  if (path.rfind("/events/", 0) == 0) return "event";
+  return "path";
+}
+
+std::string path_help(const std::string &path, const std::vector<std::pair<std::string, std::string>> &rows) {
+  for (const auto &[p, owner] : rows)
+    if (p == path) return "Path: " + p + "\nModule: " + owner + "\nKind: " + kind_of(p) + "\n";
+  return "No such path: " + path + "\n";
+}
+
+std::string module_help(const std::string &module, const std::vector<std::pair<std::string, std::string>> &rows) {
+  std::string resources, functions, other;
+  for (const auto &[p, owner] : rows) {
+    if (owner != module) continue;
+    std::string &into = p.find("/resources/") != std::string::npos   ? resources
+                        : p.find("/functions/") != std::string::npos ? functions
+                                                                     : other;
+    into += "    " + p + "\n";
+  }
+  if (resources.empty() && functions.empty() && other.empty())
+    return "No help for '" + module + "'. Try: help\n";
+  std::string out = "Module '" + module + "':\n";
+  if (!resources.empty()) out += "  Resources:\n" + resources;
+  if (!functions.empty()) out += "  Functions:\n" + functions;
+  if (!other.empty()) out += "  Other paths:\n" + other;
+  return out;
+}
+
 }  // namespace
 
 void help(Session &s, const Invocation &inv) {
@@ -66,8 +113,25 @@ void help(Session &s, const Invocation &inv) {
   }
   const std::string name = rest_of(inv, 0);
   std::string text = help_for(name, s.module_commands());
-  s.print(text.empty() ? "No help for '" + name + "'. Try: help\n" : text);
-  s.done();
+  if (!text.empty()) {
+    s.print(text);
+    return s.done();
+  }
+  // `help /<path>`: who owns it and what it is; `help <module>`: the module's paths.
+  std::string wanted = name.front() == '/' || name.find('/') != std::string::npos ? join_path(s.cwd(), name) : "";
+  s.request(Method::get, "/core/paths", {}, [name, wanted](Session &s2, const Response &r) {
+    std::vector<std::pair<std::string, std::string>> rows;  // (path, owner) the user may see
+    for (const std::string &line : split_lines(r.body)) {
+      const std::string arrow = " \xe2\x86\x92 ";
+      std::size_t at = line.find(arrow);
+      if (line.rfind("  ", 0) != 0 || at == std::string::npos) continue;
+      std::string path = line.substr(2, at - 2);
+      while (!path.empty() && path.back() == ' ') path.pop_back();
+      rows.emplace_back(path, line.substr(at + arrow.size()));
+    }
+    s2.print(wanted.empty() ? module_help(name, rows) : path_help(wanted, rows));
+    s2.done();
+  });
 }
 
 void status(Session &s, const Invocation &) { s.show(Method::get, "/core/status"); }

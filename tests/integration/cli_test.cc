@@ -117,6 +117,11 @@ TEST_F(Cli, RelativePathsUnderHello) {
   EXPECT_EQ(c->run("get resources/greeting", "portal:/hello> "), "Hello from Portal!\n");
   EXPECT_EQ(c->run("cd nowhere", "portal:/hello> "), "No such path\n");
   EXPECT_EQ(c->run("pwd", "portal:/hello> "), "/hello\n");
+  EXPECT_EQ(c->run("help resources/greeting", "portal:/hello> "),
+            "Path: /hello/resources/greeting\nModule: hello\nKind: resource (read)\n");
+  EXPECT_EQ(c->run("help /nope/x", "portal:/hello> "), "No such path: /nope/x\n");
+  std::string mod = c->run("help hello", "portal:/hello> ");
+  EXPECT_EQ(mod.rfind("Module 'hello':\n  Resources:\n    /hello/resources/greeting\n", 0), 0u) << mod;
 }
 
 TEST_F(Cli, PlainUserIsDeniedAdminSucceeds) {
