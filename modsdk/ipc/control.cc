@@ -108,6 +108,8 @@ ControlRead recv_control(int sock, pb::Control& msg, std::vector<UniqueFd>& fds,
   ssize_t want = ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
   if (want < 0) {
     if (errno == EAGAIN || errno == EINTR) return ControlRead::again;
+    // The peer went away with data we had not read yet: a close, not a fault.
+    if (errno == ECONNRESET) return ControlRead::closed;
     if (why) *why = std::strerror(errno);
     return ControlRead::error;
   }
