@@ -41,6 +41,12 @@ std::optional<std::string> root_only_change(const Caller& caller, const std::vec
   return std::nullopt;
 }
 
+// Only root changes root: an admin must not be able to take root over by resetting its
+// password or key.
+bool may_change(const Caller& caller, const std::string& target) {
+  return target != kRootUser || caller.user == kRootUser;
+}
+
 void start_session(Router& r, const std::string& user, Later o) {
   auto token = r.auth().create_session(user);
   if (!token) return reply(r, *o, 500, "Could not create a session\n");
@@ -102,6 +108,7 @@ void key_rotate(Router& r, const Caller& caller, const std::string& self, const 
   if (target.empty()) target = self;
   if (self.empty()) return reply(r, *o, 401, "Invalid or expired token\n");
   if (target != self && !may_administer(caller)) return reply(r, *o, 403, "Only admins rotate another user's key\n");
+  if (target != self && !may_change(caller, target)) return reply(r, *o, 403, "Only root rotates root's key\n");
   const store::UserRecord* u = r.auth().users().find(target);
   if (!u) return reply(r, *o, 404);
   auto key = identity::new_api_key();
@@ -169,7 +176,7 @@ Status validate_groups(const std::vector<std::string>& groups) {
 }
 
 void set_user(Router& r, const Caller& caller, const std::string& name, const pb::Message& msg, Origin origin) {
-  if (!may_administer(caller)) return reply(r, origin, 403);
+  if (!may_administer(caller) || !may_change(caller, name)) return reply(r, origin, 403);
   if (Status s = store::validate_name(name, "user name"); !s) return reply(r, origin, 400, s.error().message + "\n");
   const std::string* password = find_header(msg, "password");
   const std::string* groups = find_header(msg, "groups");
@@ -216,7 +223,7 @@ void delete_user(Router& r, const Caller& caller, const std::string& name, Origi
 void change_password(Router& r, const Caller& caller, const std::string& name, const pb::Message& msg,
                      Origin origin) {
   bool self = !caller.user.empty() && caller.user == name;
-  if (!self && !may_administer(caller)) return reply(r, origin, 403);
+  if (!self && (!may_administer(caller) || !may_change(caller, name))) return reply(r, origin, 403);
   const std::string* password = find_header(msg, "password");
   if (!password || password->empty()) return reply(r, origin, 400, "Need: password header\n");
   if (password->size() > kMaxPasswordBytes) return reply(r, origin, 400, "Password too long\n");
@@ -273,6 +280,7 @@ void group_member(Router& r, const Caller& caller, const std::string& group, boo
   if (user.empty()) return reply(r, origin, 400, "Need: user header\n");
   const store::UserRecord* u = r.auth().users().find(user);
   if (!u) return reply(r, origin, 404, "User not found: " + user + "\n");
+  if (!may_change(caller, user)) return reply(r, origin, 403);
   store::UserRecord next = *u;
   auto it = std::find(next.groups.begin(), next.groups.end(), group);
   if (add && it == next.groups.end()) next.groups.push_back(group);
