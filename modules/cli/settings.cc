@@ -2,37 +2,18 @@
 
 #include <sys/un.h>
 
-#include <charconv>
 #include <cstdint>
 #include <limits>
+
+#include "portal/config_values.h"
 
 namespace portal::cli {
 
 namespace {
 
-std::optional<std::uint64_t> parse_number(std::string_view text, int base) {
-  std::uint64_t v = 0;
-  const char *end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, v, base);
-  if (text.empty() || ec != std::errc() || p != end) return std::nullopt;
-  return v;
-}
-
-Error bad_value(std::string_view key, std::string_view value, std::string_view expected) {
-  return make_error(kFatalConfig, "invalid " + std::string(key) + " = '" + std::string(value) + "': expected " +
-                                      std::string(expected));
-}
-
-Status read_number(const ConfigLookup &config, std::string_view key, std::uint64_t min, std::uint64_t max,
-                   std::uint64_t &out) {
-  std::optional<std::string> text = config(key);
-  if (!text) return {};
-  std::optional<std::uint64_t> v = parse_number(*text, 10);
-  if (!v || *v < min || *v > max)
-    return bad_value(key, *text, "a number from " + std::to_string(min) + " to " + std::to_string(max));
-  out = *v;
-  return {};
-}
+using config_values::bad_value;
+using config_values::parse_number;
+using config_values::read_number;
 
 Status read_socket(const ConfigLookup &config, Settings &s) {
   std::optional<std::string> path = config("socket");

@@ -1,34 +1,13 @@
 #include "settings.h"
 
-#include <charconv>
+#include "portal/config_values.h"
 
 namespace portal::config_psql {
 
 namespace {
 
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  std::uint64_t v = 0;
-  const char* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, v, 10);
-  if (text.empty() || ec != std::errc() || p != end) return std::nullopt;
-  return v;
-}
-
-Error bad_value(std::string_view key, std::string_view value, std::string_view expected) {
-  return make_error(kFatalConfig, "invalid " + std::string(key) + " = '" + std::string(value) +
-                                      "': expected " + std::string(expected));
-}
-
-template <class T>
-Status read_number(const ConfigLookup& config, std::string_view key, std::uint64_t min, std::uint64_t max, T& out) {
-  std::optional<std::string> text = config(key);
-  if (!text) return {};
-  std::optional<std::uint64_t> v = parse_number(*text);
-  if (!v || *v < min || *v > max)
-    return bad_value(key, *text, "a number from " + std::to_string(min) + " to " + std::to_string(max));
-  out = static_cast<T>(*v);
-  return {};
-}
+using config_values::bad_value;
+using config_values::read_number;
 
 Status read_millis(const ConfigLookup& config, std::string_view key, std::chrono::milliseconds& out) {
   std::uint64_t ms = static_cast<std::uint64_t>(out.count());

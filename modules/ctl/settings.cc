@@ -5,34 +5,18 @@
 #include <charconv>
 #include <limits>
 
+#include "portal/config_values.h"
+
 namespace portal::ctl {
 
 namespace {
 
-std::optional<std::uint64_t> parse_number(std::string_view text, int base) {
-  std::uint64_t v = 0;
-  const char* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, v, base);
-  if (text.empty() || ec != std::errc() || p != end) return std::nullopt;
-  return v;
-}
+using config_values::bad_value;
+using config_values::parse_number;
 
-Error bad_value(std::string_view key, std::string_view value, std::string_view expected) {
-  return make_error(kFatalConfig, "invalid " + std::string(key) + " = '" + std::string(value) +
-                                      "': expected " + std::string(expected));
-}
-
-// Reads `key` as a number within [min, max] into `out`; absent keys keep the default.
 template <class T>
-Status read_number(const ConfigLookup& config, std::string_view key, std::uint64_t min,
-                   std::uint64_t max, T& out) {
-  std::optional<std::string> text = config(key);
-  if (!text) return {};
-  std::optional<std::uint64_t> v = parse_size(*text);
-  if (!v || *v < min || *v > max)
-    return bad_value(key, *text, "a number from " + std::to_string(min) + " to " + std::to_string(max));
-  out = static_cast<T>(*v);
-  return {};
+Status read_number(const ConfigLookup& config, std::string_view key, std::uint64_t min, std::uint64_t max, T& out) {
+  return config_values::read_number(config, key, min, max, out, config_values::Units::size);
 }
 
 Status read_socket(const ConfigLookup& config, Settings& s) {
@@ -58,21 +42,7 @@ Status read_mode(const ConfigLookup& config, Settings& s) {
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::uint64_t scale = 1;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'k': case 'K': scale = 1ull << 10; break;
-      case 'm': case 'M': scale = 1ull << 20; break;
-      case 'g': case 'G': scale = 1ull << 30; break;
-      default: break;
-    }
-    if (scale != 1) text.remove_suffix(1);
-  }
-  std::optional<std::uint64_t> v = parse_number(text, 10);
-  if (!v || *v > std::numeric_limits<std::uint64_t>::max() / scale) return std::nullopt;
-  return *v * scale;
-}
+std::optional<std::uint64_t> parse_size(std::string_view text) { return config_values::parse_size(text); }
 
 Result<Settings> parse_settings(const ConfigLookup& config) {
   Settings s;
