@@ -13,6 +13,7 @@
 
 #include "session.h"
 #include "settings.h"
+#include "portal/unix_socket.h"
 #include "shared.h"
 
 namespace portal::cli {
@@ -54,8 +55,7 @@ class Server : public std::enable_shared_from_this<Server> {
   std::atomic<std::thread::id> io_thread_{};
 };
 
-// Makes room for a new socket at `path`: nothing there, or a socket nobody
-// listens on (removed). A live socket or any other kind of file is an error.
-Status clear_stale_socket(const std::string &path);
+// Makes room for a new socket at `path` (portal/unix_socket.h).
+inline Status clear_stale_socket(const std::string& path) { return unix_socket::clear_stale(path); }
 
 }  // namespace portal::cli
