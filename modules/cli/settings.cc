@@ -1,38 +1,30 @@
 #include "settings.h"
 
-#include <sys/un.h>
-
 #include <cstdint>
 #include <limits>
 
 #include "portal/config_values.h"
+#include "portal/unix_socket.h"
 
 namespace portal::cli {
 
 namespace {
 
-using config_values::bad_value;
-using config_values::parse_number;
 using config_values::read_number;
 
 Status read_socket(const ConfigLookup &config, Settings &s) {
-  std::optional<std::string> path = config("socket");
-  if (!path || path->empty())
-    return make_error(kFatalConfig, "no CLI socket configured: set `socket = PATH` in [mod_cli]");
-  if (path->size() >= sizeof(sockaddr_un::sun_path))
-    return make_error(kFatalConfig, "socket path '" + *path + "' is too long (at most " +
-                                        std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
-  if (path->find('\0') != std::string::npos) return make_error(kFatalConfig, "socket path holds a NUL byte");
-  s.socket = *path;
+  auto path = unix_socket::socket_setting(config("socket"), "CLI", "mod_cli");
+  if (!path) return path.error();
+  s.socket = std::move(*path);
   return {};
 }
 
 Status read_mode(const ConfigLookup &config, Settings &s) {
   std::optional<std::string> text = config("mode");
   if (!text) return {};
-  std::optional<std::uint64_t> v = parse_number(*text, 8);
-  if (!v || *v > 07777) return bad_value("mode", *text, "an octal file mode such as 0660");
-  s.mode = static_cast<mode_t>(*v);
+  auto mode = unix_socket::mode_setting(*text);
+  if (!mode) return mode.error();
+  s.mode = *mode;
   return {};
 }
 

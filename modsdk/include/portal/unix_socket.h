@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
+#include "portal/config_values.h"
 #include "portal/message.h"
 #include "portal/result.h"
 
@@ -44,6 +47,27 @@ inline Status clear_stale(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return make_error(status::internal_error, "cannot remove stale socket " + path + ": " + errno_text(errno));
   return {};
+}
+
+// The `socket` setting: required, shorter than sockaddr_un's path, without NUL. `what`
+// names the socket in the error ("control", "CLI"), `section` the module ("mod_ctl").
+inline Result<std::string> socket_setting(const std::optional<std::string>& path, std::string_view what,
+                                          std::string_view section) {
+  if (!path || path->empty())
+    return make_error(kFatalConfig, "no " + std::string(what) + " socket configured: set `socket = PATH` in [" +
+                                        std::string(section) + "]");
+  if (path->size() >= sizeof(sockaddr_un::sun_path))
+    return make_error(kFatalConfig, "socket path '" + *path + "' is too long (at most " +
+                                        std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+  if (path->find('\0') != std::string::npos) return make_error(kFatalConfig, "socket path holds a NUL byte");
+  return *path;
+}
+
+// The `mode` setting: an octal file mode such as 0660.
+inline Result<mode_t> mode_setting(std::string_view text) {
+  std::optional<std::uint64_t> v = config_values::parse_number(text, 8);
+  if (!v || *v > 07777) return config_values::bad_value("mode", text, "an octal file mode such as 0660");
+  return static_cast<mode_t>(*v);
 }
 
 }  // namespace portal::unix_socket
