@@ -17,28 +17,9 @@ namespace {
 
 constexpr std::string_view kCorePrefixes[] = {"/core/", "/auth/", "/events/", "/users/", "/groups/"};
 
-std::string header(const pb::Message& msg, std::string_view key) {
-  for (const auto& h : msg.headers())
-    if (h.key() == key) return h.value();
-  return {};
-}
-
-void reply(Router& router, Origin& origin, std::uint32_t status, std::string body) {
-  pb::Response r;
-  r.set_status(status);
-  r.set_body(std::move(body));
-  if (origin.callback) {
-    origin.callback(r);
-    return;
-  }
-  router.answer_origin(origin, r);
-}
-
-std::string pad(std::string_view s, std::size_t width) {
-  std::string out(s);
-  if (out.size() < width) out.append(width - out.size(), ' ');
-  return out;
-}
+using core::header;
+using core::pad;
+using core::reply;
 
 std::uint64_t uptime_s(const pb::ModuleStatus& s) {
   if (s.started_at_us() == 0 || s.pid() <= 0) return 0;

@@ -4,27 +4,11 @@
 #include <mutex>
 #include <optional>
 
+#include "router/core_util.h"
+
 namespace portal::router {
 
 namespace {
-
-std::string join_groups(const std::vector<std::string>& groups) {
-  std::string out;
-  for (const auto& g : groups) out += (out.empty() ? "" : ",") + g;
-  return out;
-}
-
-std::vector<std::string> split_groups(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 std::string header(const pb::Response& r, std::string_view key) {
   for (const auto& h : r.headers())
@@ -105,13 +89,14 @@ Result<std::vector<std::string>> RemoteProvider::list_users() { return names("us
 Result<store::UserRecord> RemoteProvider::load_user(const std::string& name) {
   auto r = call(pb::GET, "user", {{"name", name}});
   if (!r) return r.error();
-  return store::UserRecord{name, header(*r, "password_hash"), header(*r, "api_key"), split_groups(header(*r, "groups"))};
+  return store::UserRecord{name, header(*r, "password_hash"), header(*r, "api_key"),
+                           core::split_list(header(*r, "groups"))};
 }
 
 Status RemoteProvider::save_user(const store::UserRecord& u) {
   auto r = call(pb::SET, "user",
                 {{"name", u.name}, {"password_hash", u.password_hash}, {"api_key", u.api_key},
-                 {"groups", join_groups(u.groups)}});
+                 {"groups", core::join(u.groups, ",")}});
   return r ? Status{} : Status{r.error()};
 }
 

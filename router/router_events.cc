@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "router/core_paths.h"
+#include "router/core_util.h"
 #include "router/events/pattern.h"
 #include "router/router.h"
 
@@ -23,12 +24,6 @@ std::optional<std::uint64_t> parse_u64(const std::string& text) {
   unsigned long long v = std::strtoull(text.c_str(), &end, 10);
   if (errno != 0 || *end != '\0' || text[0] == '-' || text[0] == '+') return std::nullopt;
   return v;
-}
-
-std::string header_of(const pb::Message& msg, std::string_view key) {
-  for (const auto& h : msg.headers())
-    if (h.key() == key) return h.value();
-  return {};
 }
 
 }  // namespace
@@ -277,7 +272,7 @@ void Router::on_subscription(pb::Message& msg, Origin& origin, const Caller& cal
   auto m = modules_.find(origin.module);
   if (origin.module.empty() || m == modules_.end() || !m->second.link)
     return answer_error(origin, 400, "Subscriptions are made by modules\n");
-  auto sid = parse_u64(header_of(msg, "subscription"));
+  auto sid = parse_u64(core::header(msg, "subscription"));
   if (!sid || *sid == 0) return answer_error(origin, 400, "Need: subscription header\n");
   const std::string& path = msg.path();
   if (msg.method() == pb::UNSUB)
@@ -285,7 +280,7 @@ void Router::on_subscription(pb::Message& msg, Origin& origin, const Caller& cal
                                                     : answer_error(origin, 404, {});
   if (path == "/core/trace") {
     if (!may_administer(caller)) return answer_error(origin, 403, "Tracing is for admins\n");
-    Status s = events_.trace(origin.module, *sid, header_of(msg, "filter"), header_of(msg, "debug") == "1");
+    Status s = events_.trace(origin.module, *sid, core::header(msg, "filter"), core::header(msg, "debug") == "1");
     if (!s) return answer_error(origin, 400, s.error().message + "\n");
     return answer_error(origin, 200, "Tracing\n");
   }
