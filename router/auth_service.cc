@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.h"
+#include "portal/config_values.h"
 #include "router/identity/secret.h"
 #include "router/store/legacy_users.h"
 #include "router/store/names.h"
@@ -38,13 +39,8 @@ Resolution throttled(std::chrono::seconds wait) {
 
 // A strictly positive decimal no larger than `max`, or nullopt.
 std::optional<std::uint64_t> positive(const std::string& text, std::uint64_t max) {
-  if (text.empty() || text.size() > 19) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (v == 0 || v > max) return std::nullopt;
+  auto v = config_values::parse_number(text);
+  if (!v || *v == 0 || *v > max) return std::nullopt;
   return v;
 }
 

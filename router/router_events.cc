@@ -1,9 +1,9 @@
 // Router: identity start-up, events and subscriptions, runtime settings, housekeeping.
-#include <cstdlib>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "router/core_paths.h"
+#include "portal/config_values.h"
 #include "router/core_util.h"
 #include "router/events/pattern.h"
 #include "router/router.h"
@@ -16,15 +16,6 @@ constexpr const char* kTopic = "router";
 constexpr std::uint64_t kHousekeepingUs = 10'000'000;  // sessions, throttles, locks
 
 bool truthy(const std::string& v) { return v == "true" || v == "1" || v == "yes"; }
-
-std::optional<std::uint64_t> parse_u64(const std::string& text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || text[0] == '-' || text[0] == '+') return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
@@ -272,7 +263,7 @@ void Router::on_subscription(pb::Message& msg, Origin& origin, const Caller& cal
   auto m = modules_.find(origin.module);
   if (origin.module.empty() || m == modules_.end() || !m->second.link)
     return answer_error(origin, 400, "Subscriptions are made by modules\n");
-  auto sid = parse_u64(core::header(msg, "subscription"));
+  auto sid = config_values::parse_number(core::header(msg, "subscription"));
   if (!sid || *sid == 0) return answer_error(origin, 400, "Need: subscription header\n");
   const std::string& path = msg.path();
   if (msg.method() == pb::UNSUB)
