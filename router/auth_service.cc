@@ -94,12 +94,11 @@ Status AuthService::open(const AuthSettings& settings, std::vector<std::string>&
   auto pepper = identity::random_bytes(32);
   if (!pepper) return pepper.error();
   pepper_ = std::move(*pepper);
-  // The hash unknown users are checked against: same cost as a real one.
-  auto dummy = identity::random_hex(16);
+  // The value unknown users are checked against: same cost as a real check, and no KDF run
+  // at start-up to make it.
+  auto dummy = identity::unmatchable_hash(settings_.scrypt);
   if (!dummy) return dummy.error();
-  auto hashed = identity::hash_password(*dummy, settings_.scrypt);
-  if (!hashed) return hashed.error();
-  dummy_hash_ = std::move(*hashed);
+  dummy_hash_ = std::move(*dummy);
   load_users(warnings);
   load_legacy_file(warnings);
   if (!users_.find(kRootUser)) {

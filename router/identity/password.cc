@@ -176,17 +176,33 @@ StoredKind stored_kind(std::string_view stored) {
   return StoredKind::kPlain;
 }
 
+namespace {
+
+std::string format_scrypt(const ScryptParams& params, const std::string& salt, const std::string& key) {
+  return std::string(kScryptPrefix) + "ln=" + std::to_string(params.log2_n) + ",r=" + std::to_string(params.r) +
+         ",p=" + std::to_string(params.p) + "$" + to_base64(salt) + "$" + to_base64(key);
+}
+
+}  // namespace
+
 Result<std::string> hash_password(std::string_view password, const ScryptParams& params) {
   if (!params_in_bounds(params)) return make_error(500, "scrypt parameters out of bounds");
   auto salt = random_bytes(kSaltBytes);
   if (!salt) return salt.error();
   auto key = derive(password, *salt, params, kKeyBytes);
   if (!key) return make_error(500, "scrypt key derivation failed");
-  std::string out = std::string(kScryptPrefix) + "ln=" + std::to_string(params.log2_n) +
-                    ",r=" + std::to_string(params.r) + ",p=" + std::to_string(params.p) + "$" +
-                    to_base64(*salt) + "$" + to_base64(*key);
+  std::string out = format_scrypt(params, *salt, *key);
   OPENSSL_cleanse(key->data(), key->size());
   return out;
+}
+
+Result<std::string> unmatchable_hash(const ScryptParams& params) {
+  if (!params_in_bounds(params)) return make_error(500, "scrypt parameters out of bounds");
+  auto salt = random_bytes(kSaltBytes);
+  auto key = random_bytes(kKeyBytes);
+  if (!salt) return salt.error();
+  if (!key) return key.error();
+  return format_scrypt(params, *salt, *key);
 }
 
 Verdict verify_password(std::string_view stored, std::string_view password,

@@ -51,6 +51,11 @@ StoredKind stored_kind(std::string_view stored);
 Result<std::string> hash_password(std::string_view password,
                                   const ScryptParams& params = kProductionScrypt);
 
+// A well-formed scrypt value whose key is random, so no password matches it, made without
+// running the KDF. Checking a password against it costs exactly a real check: the router
+// uses it for unknown users (timing does not tell them apart) and for root's placeholder.
+Result<std::string> unmatchable_hash(const ScryptParams& params = kProductionScrypt);
+
 struct Verdict {
   bool ok = false;            // the password matches
   bool needs_rehash = false;  // matches, but the stored form is legacy, plain or outdated

@@ -38,6 +38,18 @@ TEST(Password, EmptyAndBinaryPasswordsWork) {
   EXPECT_TRUE(verify_password(*e, "", kCheap).ok);
 }
 
+// The value the router checks unknown users against: well formed, never matching, not
+// needing a KDF run to make, and differently random each time.
+TEST(Password, UnmatchableHashNeverMatches) {
+  auto a = unmatchable_hash(kCheap);
+  auto b = unmatchable_hash(kCheap);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(stored_kind(*a), StoredKind::kScrypt);
+  for (const char* pw : {"", "password", "root"}) EXPECT_FALSE(verify_password(*a, pw, kCheap).ok) << pw;
+  EXPECT_FALSE(unmatchable_hash(ScryptParams{40, 8, 1}));
+}
+
 TEST(Password, SaltsDiffer) {
   auto a = hash_password("same", kCheap);
   auto b = hash_password("same", kCheap);
