@@ -18,6 +18,7 @@ Status EventHub::subscribe(const std::string& module, std::uint64_t sid, const s
   auto id = registry_.subscribe(pattern, subscriber_name(module, sid), caller, require_declared);
   if (!id) return id.error();
   subs_[key] = Ref{false, *id, caller.user};
+  sub_owner_[*id] = key;
   return {};
 }
 
@@ -32,27 +33,27 @@ Status EventHub::trace(const std::string& module, std::uint64_t sid, const std::
   return {};
 }
 
+void EventHub::forget(const Ref& ref) {
+  if (ref.is_trace) {
+    traces_.remove(ref.id);
+    trace_owner_.erase(ref.id);
+  } else {
+    registry_.unsubscribe(ref.id);
+    sub_owner_.erase(ref.id);
+  }
+}
+
 bool EventHub::unsubscribe(const std::string& module, std::uint64_t sid) {
   auto it = subs_.find(Key{module, sid});
   if (it == subs_.end()) return false;
-  if (it->second.is_trace) {
-    traces_.remove(it->second.id);
-    trace_owner_.erase(it->second.id);
-  } else {
-    registry_.unsubscribe(it->second.id);
-  }
+  forget(it->second);
   subs_.erase(it);
   return true;
 }
 
 void EventHub::drop_subscriptions(const std::string& module) {
   for (auto it = subs_.lower_bound(Key{module, 0}); it != subs_.end() && it->first.first == module;) {
-    if (it->second.is_trace) {
-      traces_.remove(it->second.id);
-      trace_owner_.erase(it->second.id);
-    } else {
-      registry_.unsubscribe(it->second.id);
-    }
+    forget(it->second);
     it = subs_.erase(it);
   }
   if (auto ob = outboxes_.find(module); ob != outboxes_.end()) {
@@ -77,11 +78,9 @@ void EventHub::refresh_caller(const std::string& user, const Caller& caller) {
 std::size_t EventHub::emit(const std::string& path, const std::string& body, std::uint64_t trace_id) {
   std::size_t n = 0;
   for (const events::Subscription* s : registry_.match(path)) {
-    std::size_t hash = s->subscriber.rfind('#');
-    if (hash == std::string::npos) continue;
-    std::string module = s->subscriber.substr(0, hash);
-    std::uint64_t sid = std::stoull(s->subscriber.substr(hash + 1));
-    push(module, events::QueuedEvent{path, body, trace_id, sid});
+    auto owner = sub_owner_.find(s->id);
+    if (owner == sub_owner_.end()) continue;
+    push(owner->second.first, events::QueuedEvent{path, body, trace_id, owner->second.second});
     ++n;
   }
   return n;

@@ -82,12 +82,14 @@ class EventHub {
   using Key = std::pair<std::string, std::uint64_t>;  // (module, sid)
 
   void push(const std::string& module, events::QueuedEvent ev);
+  void forget(const Ref& ref);  // out of the registry or trace hub and the owner maps
   static std::string subscriber_name(const std::string& module, std::uint64_t sid);
 
   events::QueueLimits limits_;
   events::Registry registry_;
   events::TraceHub traces_;
   std::map<Key, Ref> subs_;
+  std::unordered_map<events::SubscriptionId, Key> sub_owner_;  // registry id -> (module, sid)
   std::unordered_map<events::TraceSubId, Key> trace_owner_;
   std::unordered_map<std::string, Outbox> outboxes_;
   std::set<std::string> waiting_;
