@@ -17,6 +17,33 @@ namespace {
 // Names that are sections of portal.conf itself, never a module's fallback section.
 bool reserved_section(std::string_view name) { return name == "core" || name == "modules" || name == "nodes"; }
 
+// Sections "[<kind>:<name>]" of portal.conf that belong to a module: the node module's peers.
+// In a module's own file every such section is that module's.
+constexpr std::pair<std::string_view, std::string_view> kOwnedSections[] = {{"peer", "node"}};
+
+bool named_section(std::string_view section) {
+  auto colon = section.find(':');
+  return colon != std::string_view::npos && colon > 0 && colon + 1 < section.size();
+}
+
+bool owned_by(std::string_view section, std::string_view module) {
+  if (!named_section(section)) return false;
+  std::string_view kind = section.substr(0, section.find(':'));
+  for (auto [k, m] : kOwnedSections)
+    if (k == kind && m == module) return true;
+  return false;
+}
+
+// "[peer:factory] host = x" reaches the module as the setting "peer:factory.host".
+void merge_named_sections(MergedSection& m, const Ini& ini, bool own_file) {
+  for (const auto& e : ini.entries()) {
+    if (own_file ? !named_section(e.section) : !owned_by(e.section, m.name)) continue;
+    IniEntry named = e;
+    named.key = e.section + "." + e.key;
+    m.entries[named.key] = std::move(named);
+  }
+}
+
 std::vector<fs::path> module_files_in(const std::string& dir, std::vector<std::string>& warnings) {
   std::vector<fs::path> out;
   std::error_code ec;
@@ -45,11 +72,11 @@ Result<std::vector<ModuleFile>> read_module_files(const std::string& dir, std::v
     if (!ini) return ini.error();
     ModuleFile mf{name, {}};
     for (const auto& e : ini->entries()) {
-      if (e.section == section)
+      if (e.section == section || named_section(e.section))
         mf.ini.add(e);
       else
-        warnings.push_back(e.file + ":" + std::to_string(e.line) + ": [" + e.section +
-                           "] ignored (a module file holds only [" + section + "])");
+        warnings.push_back(e.file + ":" + std::to_string(e.line) + ": [" + e.section + "] ignored (a module file holds [" +
+                           section + "] and sections named [<kind>:<name>])");
     }
     out.push_back(std::move(mf));
   }
@@ -94,8 +121,12 @@ MergedSection merge_module(const std::string& name, const Ini& main, const std::
   MergedSection m{name, {}};
   if (!reserved_section(name)) merge_section(m, main, name);
   merge_section(m, main, "mod_" + name);
+  merge_named_sections(m, main, false);
   for (const auto& f : files)
-    if (f.name == name) merge_section(m, f.ini, "mod_" + name);
+    if (f.name == name) {
+      merge_section(m, f.ini, "mod_" + name);
+      merge_named_sections(m, f.ini, true);
+    }
   return m;
 }
 

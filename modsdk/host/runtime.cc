@@ -61,7 +61,9 @@ constexpr milliseconds kStopGrace{2000};  // handlers still running when stop() 
 }  // namespace
 
 ModuleRuntime::ModuleRuntime(RuntimeOptions options, Uplink& uplink)
-    : opts_(std::move(options)), uplink_(uplink), log_topic_("mod." + opts_.module_name) {}
+    : opts_(std::move(options)), uplink_(uplink), log_topic_("mod." + opts_.module_name) {
+  reply_gate_->runtime = this;
+}
 
 ModuleRuntime::~ModuleRuntime() { stop(); }
 
@@ -111,6 +113,10 @@ void ModuleRuntime::stop() {
   if (t_handler_depth == 0) {
     auto until = Clock::now() + kStopGrace;
     while (in_flight_.load() > 0 && Clock::now() < until) std::this_thread::sleep_for(milliseconds(1));
+  }
+  {
+    std::unique_lock lock(reply_gate_->mu);  // waits for replies being sent right now
+    reply_gate_->runtime = nullptr;
   }
   if (module_ && !crashed_.load()) {
     try {
@@ -212,15 +218,15 @@ void ModuleRuntime::handle(const pb::Envelope& env) {
   }
 }
 
-std::shared_ptr<Handler> ModuleRuntime::find_handler(std::string_view path) const {
+std::shared_ptr<const ModuleRuntime::Route> ModuleRuntime::find_route(std::string_view path) const {
   std::shared_lock lock(paths_mu_);
-  if (auto it = paths_.find(path); it != paths_.end()) return it->second.handler;
+  if (auto it = paths_.find(path); it != paths_.end()) return it->second.route;
   thread_local std::string scratch;
-  std::shared_ptr<Handler> found;
+  std::shared_ptr<const Route> found;
   for_each_wildcard(path, scratch, [&](std::string_view candidate) {
     auto it = paths_.find(candidate);
     if (it == paths_.end()) return false;
-    found = it->second.handler;
+    found = it->second.route;
     return true;
   });
   return found;
@@ -233,21 +239,57 @@ void ModuleRuntime::run_request(const pb::Message& req) {
     resp = respond(status::unavailable, "Module disabled after a crash\n");
   } else if (stopping_.load()) {
     resp = respond(status::unavailable, "Module is stopping\n");
-  } else if (std::shared_ptr<Handler> handler = find_handler(req.path())) {
+  } else if (std::shared_ptr<const Route> route = find_route(req.path())) {
     Message msg = from_pb(req);
     CurrentMessage current(req.id(), req.ctx().trace().trace_id());
-    resp = call_handler(*handler, msg);
+    if (route->async) {
+      call_async_handler(route->async, msg, req.id());
+      return;  // the reply ends the request
+    }
+    resp = call_handler(route->handler, msg);
   } else {
     resp = respond(status::not_found);
   }
+  send_response(req.id(), std::move(resp));
+  in_flight_.fetch_sub(1);
+}
+
+void ModuleRuntime::send_response(std::uint64_t id, Response&& resp) {
   pb::Envelope env;
   pb::Response* out = env.mutable_response();
   std::string body = std::move(resp.body);
   resp.body.clear();
-  to_pb(resp, req.id(), *out);
+  to_pb(resp, id, *out);
   out->set_body(std::move(body));
   uplink_.send(std::move(env));
-  in_flight_.fetch_sub(1);
+}
+
+void ModuleRuntime::call_async_handler(const AsyncHandler& h, const Message& m, std::uint64_t id) {
+  Reply reply([gate = reply_gate_, id](Response&& resp) {
+    std::shared_lock lock(gate->mu);
+    if (!gate->runtime) return;  // the runtime stopped; the router already failed the call
+    gate->runtime->send_response(id, std::move(resp));
+    gate->runtime->in_flight_.fetch_sub(1);
+  });
+  auto invoke = [&] {
+    try {
+      h(m, reply);
+    } catch (const std::exception& e) {
+      log::warn(log_topic_, "handler for " + m.path + " threw: " + e.what());
+      reply(respond(status::internal_error, e.what()));
+    } catch (...) {
+      log::warn(log_topic_, "handler for " + m.path + " threw");
+      reply(respond(status::internal_error, "unknown exception"));
+    }
+  };
+  if (!opts_.crash_guard) {
+    invoke();
+    return;
+  }
+  if (int sig = run_guarded(invoke); sig != 0) {
+    report_crash(sig, m.path);
+    reply(respond(status::internal_error, "Module crashed\n"));
+  }
 }
 
 Response ModuleRuntime::call_handler(const Handler& h, const Message& m) {
@@ -319,8 +361,17 @@ pb::Envelope ModuleRuntime::hello_locked(int pid) const {
 // --- portal::Core: paths, config, log -----------------------------------------------------
 
 Status ModuleRuntime::register_path(PathSpec spec, Handler handler) {
-  if (Status valid = validate_path(spec.path); !valid) return valid;
   if (!handler) return make_error(status::bad_request, "no handler for " + spec.path);
+  return add_route(std::move(spec), Route{std::move(handler), {}});
+}
+
+Status ModuleRuntime::register_path_async(PathSpec spec, AsyncHandler handler) {
+  if (!handler) return make_error(status::bad_request, "no handler for " + spec.path);
+  return add_route(std::move(spec), Route{{}, std::move(handler)});
+}
+
+Status ModuleRuntime::add_route(PathSpec spec, Route route) {
+  if (Status valid = validate_path(spec.path); !valid) return valid;
   if (stopping_.load()) return make_error(status::unavailable, "module is stopping");
   pb::Envelope env;
   bool announce = false;
@@ -331,7 +382,7 @@ Status ModuleRuntime::register_path(PathSpec spec, Handler handler) {
     announce = announced_.load();
     if (announce) to_pb(spec, *env.mutable_register_path()->mutable_spec());
     std::string key = spec.path;
-    paths_.emplace(std::move(key), PathEntry{std::move(spec), std::make_shared<Handler>(std::move(handler))});
+    paths_.emplace(std::move(key), PathEntry{std::move(spec), std::make_shared<const Route>(std::move(route))});
   }
   if (announce) uplink_.send(std::move(env));
   return {};
@@ -359,6 +410,14 @@ std::optional<std::string> ModuleRuntime::config(std::string_view key) const {
   auto it = opts_.config.find(std::string(key));
   if (it == opts_.config.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::string> ModuleRuntime::config_keys() const {
+  std::lock_guard lock(config_mu_);
+  std::vector<std::string> keys;
+  keys.reserve(opts_.config.size());
+  for (const auto& [key, value] : opts_.config) keys.push_back(key);
+  return keys;  // std::map: sorted
 }
 
 void ModuleRuntime::log(LogLevel level, std::string_view text) { log::write(level, log_topic_, text); }

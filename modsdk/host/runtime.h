@@ -98,10 +98,12 @@ class ModuleRuntime final : public Core {
   // portal::Core
   std::string_view module_name() const override { return opts_.module_name; }
   Status register_path(PathSpec spec, Handler handler) override;
+  Status register_path_async(PathSpec spec, AsyncHandler handler) override;
   Status unregister_path(std::string_view path) override;
   Response send(Message msg) override;
   void send_async(Message msg, ResponseCallback done) override;
   std::optional<std::string> config(std::string_view key) const override;
+  std::vector<std::string> config_keys() const override;
   void log(LogLevel level, std::string_view text) override;
   TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat = true) override;
   bool remove_timer(TimerId id) override;
@@ -117,9 +119,20 @@ class ModuleRuntime final : public Core {
   bool unsubscribe(SubscriptionId id) override;
 
  private:
+  // One of the two handlers is set.
+  struct Route {
+    Handler handler;
+    AsyncHandler async;
+  };
   struct PathEntry {
     PathSpec spec;
-    std::shared_ptr<Handler> handler;
+    std::shared_ptr<const Route> route;
+  };
+  // Replies of asynchronous handlers reach the uplink through this while the runtime lives;
+  // stop() closes it, and a later reply goes nowhere.
+  struct ReplyGate {
+    std::shared_mutex mu;
+    ModuleRuntime* runtime = nullptr;
   };
   struct PendingCall;
   struct Timer;
@@ -132,7 +145,12 @@ class ModuleRuntime final : public Core {
 
   void run_request(const pb::Message& req);
   Response call_handler(const Handler& h, const Message& m);
-  std::shared_ptr<Handler> find_handler(std::string_view path) const;
+  // Runs an asynchronous handler; its reply (or a 500 when it throws or crashes) is sent by
+  // send_response() and ends the request's in-flight count.
+  void call_async_handler(const AsyncHandler& h, const Message& m, std::uint64_t id);
+  void send_response(std::uint64_t id, Response&& resp);
+  Status add_route(PathSpec spec, Route route);
+  std::shared_ptr<const Route> find_route(std::string_view path) const;
   void apply_config(const pb::ConfigUpdate& update);
   pb::Envelope hello_locked(int pid) const;  // caller holds paths_mu_
   void complete_call(std::uint64_t id, Response resp);
@@ -203,6 +221,7 @@ class ModuleRuntime final : public Core {
   std::atomic<bool> stopped_{false};
   std::atomic<bool> crashed_{false};
   std::atomic<std::uint64_t> in_flight_{0};
+  std::shared_ptr<ReplyGate> reply_gate_ = std::make_shared<ReplyGate>();
   std::string log_topic_;
 };
 

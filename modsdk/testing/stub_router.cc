@@ -1,6 +1,9 @@
 #include "testing/stub_router.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <iostream>
 
 #include <boost/asio/post.hpp>
@@ -230,6 +233,14 @@ std::optional<std::string> StubRouter::config(std::string_view key) const {
   return it->second;
 }
 
+std::vector<std::string> StubRouter::config_keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : config_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
 void StubRouter::log(LogLevel level, std::string_view text) {
   static const bool echo = std::getenv("PORTAL_TEST_LOG") != nullptr;
   if (echo) std::cerr << "[" << log::level_name(level) << "] [mod." << name_ << "] " << text << "\n";
@@ -259,6 +270,35 @@ Status StubRouter::register_path(PathSpec spec, Handler handler) {
   std::string key = spec.path;
   routes_.emplace(std::move(key), Route{std::move(spec), std::make_shared<Handler>(std::move(handler))});
   return {};
+}
+
+Status StubRouter::register_path_async(PathSpec spec, AsyncHandler handler) {
+  if (!handler) return make_error(status::bad_request, "no handler for " + spec.path);
+  struct Box {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Response> response;
+  };
+  auto async = std::make_shared<AsyncHandler>(std::move(handler));
+  return register_path(std::move(spec), [this, async](const Message& m) {
+    auto box = std::make_shared<Box>();
+    (*async)(m, Reply([box](Response&& r) {
+      std::lock_guard lock(box->mu);
+      box->response = std::move(r);
+      box->cv.notify_all();
+    }));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      {
+        std::unique_lock lock(box->mu);
+        if (box->response) return std::move(*box->response);
+        if (std::chrono::steady_clock::now() > until) return respond(status::gateway_timeout, "No reply\n");
+      }
+      poll();
+      std::unique_lock lock(box->mu);
+      box->cv.wait_for(lock, std::chrono::milliseconds(1), [&] { return box->response.has_value(); });
+    }
+  });
 }
 
 Status StubRouter::unregister_path(std::string_view path) {

@@ -143,10 +143,14 @@ class StubRouter final : public Core {
   // --- portal::Core ---
   std::string_view module_name() const override { return name_; }
   Status register_path(PathSpec spec, Handler handler) override;
+  // request() waits for the Reply, polling io() meanwhile (an answer may come from a
+  // send_async callback); 504 after 30 s of real time.
+  Status register_path_async(PathSpec spec, AsyncHandler handler) override;
   Status unregister_path(std::string_view path) override;
   Response send(Message msg) override;
   void send_async(Message msg, ResponseCallback done) override;
   std::optional<std::string> config(std::string_view key) const override;
+  std::vector<std::string> config_keys() const override;
   void log(LogLevel level, std::string_view text) override;
   TimerId add_timer(std::chrono::milliseconds interval, std::function<void()> fn, bool repeat = true) override;
   bool remove_timer(TimerId id) override;

@@ -24,6 +24,7 @@ constexpr std::array kCommands = {
     Command{"cd", "", "[path]", "Change the current path (no path: /)", h::cd, C::path},
     Command{"ls", "", "[path]", "List the children of a path", h::ls, C::path},
     Command{"get", "", "<path>[?k=v&...]", "Read a path; with a query, call it with those headers", h::get, C::path},
+    Command{"set", "", "<path> <value>", "Write to a path (SET; the value is the rest of the line)", h::set, C::path},
     Command{"login", "", "<user> [password]", "Log in (asks for the password when not given)", h::login},
     Command{"logout", "", "", "End the login session", h::logout},
     Command{"whoami", "", "", "Who this session acts as", h::whoami},
@@ -61,6 +62,7 @@ constexpr std::array kCommands = {
     Command{"config get", "", "<module> <key>", "Read a module setting", h::config_get},
     Command{"config set", "", "<module> <key> <value>", "Change a module setting", h::config_set},
     Command{"config list", "", "[module]", "List module settings", h::config_list},
+    Command{"top", "", "", "Live view of the module workers (q, ESC, Ctrl-C: leave)", h::top},
     Command{"quit", "exit", "", "Leave the CLI", h::quit},
 };
 
@@ -132,6 +134,32 @@ const Command *find_command(const std::vector<std::string> &words, std::size_t &
     }
   }
   return best;
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\0' || text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    std::size_t nl = text.find('\n');
+    out.emplace_back(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  return out;
+}
+
+std::string text_after_words(std::string_view line, std::size_t n) {
+  std::size_t i = 0;
+  for (std::size_t word = 0; word < n; ++word) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    while (i < line.size() && line[i] != ' ') ++i;
+  }
+  while (i < line.size() && line[i] == ' ') ++i;
+  return std::string(line.substr(i));
 }
 
 Target parse_target(std::string_view text) {

@@ -49,6 +49,16 @@ std::span<const Command> builtin_commands();
 // Words split on runs of spaces (no quoting).
 std::vector<std::string> split_words(std::string_view line);
 
+// `text` without trailing NULs, line ends and spaces (a one-line answer).
+std::string trimmed(std::string text);
+
+// Lines without their '\n' (a last line without one counts).
+std::vector<std::string> split_lines(std::string_view text);
+
+// What follows the first `n` words of `line`, spacing kept ("set a  b  c", 2 →
+// "b  c"): a value typed as the rest of the line.
+std::string text_after_words(std::string_view line, std::size_t n);
+
 // The builtin command whose name the words start with (longest name wins), and
 // how many of the words its name uses; nullptr when none.
 const Command *find_command(const std::vector<std::string> &words, std::size_t &used);

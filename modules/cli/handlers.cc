@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "federation.h"
 #include "session.h"
+#include "top.h"
 
 namespace portal::cli::handlers {
 
@@ -31,12 +33,6 @@ std::string rest_of(const Invocation &inv, std::size_t from) {
   return out;
 }
 
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\0' || text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.pop_back();
-  return text;
-}
-
 // Runs `fn` with the name of the user this session acts as (asks /auth/whoami
 // when the session did not log in: the router may map the client's UNIX user).
 void with_self(Session &s, std::function<void(Session &, const std::string &)> fn) {
@@ -55,18 +51,6 @@ void with_self(Session &s, std::function<void(Session &, const std::string &)> f
 void print_and_done(Session &s, const Response &r) {
   s.print(format_response(r));
   s.done();
-}
-
-std::vector<std::string> split_lines(const std::string &text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 // The original guessed a path's access from its shape (COMPAT.md 3.2).
@@ -147,8 +131,8 @@ void pwd(Session &s, const Invocation &) {
 }
 
 void cd(Session &s, const Invocation &inv) {
-  const std::string target = inv.args.empty() ? "/" : inv.args[0];
-  s.request(Method::get, "/core/resolve", {{"cwd", s.cwd()}, {"target", target}}, [](Session &s2, const Response &r) {
+  const std::string path = join_path(s.cwd(), inv.args.empty() ? "/" : inv.args[0]);
+  resolve_path(s, path, [](Session &s2, const Response &r) {
     if (r.status == status::not_found)
       s2.print("No such path\n");
     else if (!r.ok())
@@ -160,14 +144,23 @@ void cd(Session &s, const Invocation &inv) {
 }
 
 void ls(Session &s, const Invocation &inv) {
-  const std::string prefix = inv.args.empty() ? s.cwd() : join_path(s.cwd(), inv.args[0]);
-  s.show(Method::get, "/core/ls", {{"prefix", prefix}});
+  list_path(s, inv.args.empty() ? s.cwd() : join_path(s.cwd(), inv.args[0]), print_and_done);
 }
 
 void get(Session &s, const Invocation &inv) {
   if (!need(s, inv, 1, "get")) return;
   Target t = parse_target(inv.args[0]);
   s.show(t.has_query ? Method::call : Method::get, join_path(s.cwd(), t.path), std::move(t.query));
+}
+
+void set(Session &s, const Invocation &inv) {
+  if (!need(s, inv, 2, "set")) return;
+  Message m = make_message(Method::set, join_path(s.cwd(), inv.args[0]), text_after_words(inv.line, 2));
+  s.request(std::move(m), [](Session &s2, const Response &r) {
+    // An empty success would print nothing at all: say what happened.
+    s2.print(r.ok() && r.body.empty() ? "OK (status " + std::to_string(r.status) + ")\n" : format_response(r));
+    s2.done();
+  });
 }
 
 void login(Session &s, const Invocation &inv) {
@@ -349,6 +342,8 @@ void config_list(Session &s, const Invocation &inv) {
   if (!inv.args.empty()) h.push_back({"module", inv.args[0]});
   s.show(Method::get, "/core/config/list", std::move(h));
 }
+
+void top(Session &s, const Invocation &) { TopView::start(s); }
 
 void quit(Session &s, const Invocation &) { s.quit(); }
 

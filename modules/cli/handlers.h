@@ -13,6 +13,7 @@ void pwd(Session &, const Invocation &);
 void cd(Session &, const Invocation &);
 void ls(Session &, const Invocation &);
 void get(Session &, const Invocation &);
+void set(Session &, const Invocation &);
 void login(Session &, const Invocation &);
 void logout(Session &, const Invocation &);
 void whoami(Session &, const Invocation &);
@@ -46,6 +47,7 @@ void debug(Session &, const Invocation &);
 void config_get(Session &, const Invocation &);
 void config_set(Session &, const Invocation &);
 void config_list(Session &, const Invocation &);
+void top(Session &, const Invocation &);
 void quit(Session &, const Invocation &);
 
 }  // namespace portal::cli::handlers

@@ -146,7 +146,7 @@ void LineEditor::enter(std::string &out, std::optional<EditorAction> &action) {
   overflowed_ = false;
   hist_pos_ = history_.size();
   saved_line_.clear();
-  if (parse_winsize(line)) {
+  if (parse_winsize_line(line, winsize_)) {
     out += refresh();  // hides the echoed hidden line
     return;
   }
@@ -156,15 +156,15 @@ void LineEditor::enter(std::string &out, std::optional<EditorAction> &action) {
   action = EditorAction{EditorAction::Kind::line, std::move(line)};
 }
 
-bool LineEditor::parse_winsize(const std::string &line) {
+bool parse_winsize_line(std::string_view line, std::optional<WindowSize> &size) {
   constexpr std::string_view kWord = "__winsize ";
   if (!line.starts_with(kWord)) return false;
-  std::string_view rest = std::string_view(line).substr(kWord.size());
+  std::string_view rest = line.substr(kWord.size());
   WindowSize ws;
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ws.rows);
   if (ec == std::errc() && p < rest.data() + rest.size() && *p == ' ') {
     auto [q, ec2] = std::from_chars(p + 1, rest.data() + rest.size(), ws.cols);
-    if (ec2 == std::errc() && ws.rows > 0 && ws.cols > 0) winsize_ = ws;
+    if (ec2 == std::errc() && ws.rows > 0 && ws.cols > 0) size = ws;
   }
   return true;  // malformed or not, a hidden line is never a command
 }

@@ -67,6 +67,8 @@ class LineEditor {
   std::size_t cursor() const { return cursor_; }
   const std::deque<std::string> &history() const { return history_; }
   std::optional<WindowSize> window_size() const { return winsize_; }
+  // A size the client sent while a full-screen view (top) had the input.
+  void set_window_size(WindowSize size) { winsize_ = size; }
 
  private:
   void key(unsigned char c, std::string &out, std::optional<EditorAction> &action);
@@ -78,7 +80,6 @@ class LineEditor {
   void history_step(int dir, std::string &out);
   void replace_line(std::string text, std::string &out);
   void remember(const std::string &line);
-  bool parse_winsize(const std::string &line);
   std::string refresh() const;  // redraw() over the current screen line, clearing its rest
 
   std::string prompt_ = "portal:/> ";
@@ -94,6 +95,10 @@ class LineEditor {
   bool echo_ = true;
   std::optional<WindowSize> winsize_;
 };
+
+// The hidden line `__winsize <rows> <cols>` a terminal client sends: false when
+// `line` is not one; `size` is set only when both numbers are valid.
+bool parse_winsize_line(std::string_view line, std::optional<WindowSize> &size);
 
 // The word the cursor is in: the text after the last space of `before_cursor`.
 std::string_view current_word(std::string_view before_cursor);

@@ -5,6 +5,9 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <utility>
+
+#include "top.h"
 
 namespace portal::cli {
 
@@ -16,6 +19,8 @@ constexpr std::size_t kMaxPendingInput = 64 * 1024;
 // Output a client does not read (a flood of events): the session is closed
 // beyond this.
 constexpr std::size_t kMaxPendingOutput = 8u << 20;
+// Live output held while top runs; beyond this it is counted, not kept.
+constexpr std::size_t kMaxHeldLive = 64 * 1024;
 constexpr std::string_view kGreeting = "Portal v2.0.0 CLI\nType 'help' for available commands.\n";
 
 std::string event_text(const Event &ev) {
@@ -57,6 +62,7 @@ void Session::start() {
 void Session::close() {
   if (closed_) return;
   closed_ = true;
+  end_top();
   for (const auto &[pattern, id] : subscriptions_) shared_->core.unsubscribe(id);
   subscriptions_.clear();
   trace_off();
@@ -108,7 +114,13 @@ void Session::process_input() {
   if (processing_) return;  // a command finished inside run_line(): the outer loop goes on
   processing_ = true;
   std::size_t pos = 0;
-  while (!closed_ && !busy_ && !quitting_ && pos < inbuf_.size()) {
+  while (!closed_ && !quitting_ && pos < inbuf_.size() && (top_ || !busy_)) {
+    if (auto view = top_) {  // a copy: leaving the view releases the session's
+      const std::size_t used = view->keys(*this, std::string_view(inbuf_).substr(pos));
+      if (used == 0) break;  // a key cut short waits for its other bytes
+      pos += used;
+      continue;
+    }
     std::string out;
     LineEditor::Step step = editor_.feed(std::string_view(inbuf_).substr(pos), out);
     pos += step.consumed;
@@ -139,7 +151,7 @@ void Session::process_input() {
   }
   inbuf_.erase(0, pos);
   processing_ = false;
-  if (!busy_) read_more();
+  if (!busy_ || top_) read_more();
 }
 
 void Session::done() {
@@ -148,6 +160,25 @@ void Session::done() {
   print(editor_.redraw());
   process_input();
   read_more();
+}
+
+void Session::enter_top(std::shared_ptr<TopView> view) {
+  top_ = std::move(view);
+  process_input();  // keys typed while the first table was fetched
+}
+
+void Session::leave_top() {
+  end_top();
+  if (held_dropped_ > 0)
+    held_live_ += "(" + std::to_string(held_dropped_) + " bytes of live output dropped while top ran)\n";
+  held_dropped_ = 0;
+  print(std::exchange(held_live_, {}));
+  done();
+}
+
+void Session::end_top() {
+  if (top_) top_->stop();
+  top_.reset();
 }
 
 void Session::read_secret(std::string prompt, std::function<void(Session &, std::string)> then) {
@@ -221,6 +252,13 @@ void Session::show(Method m, std::string path, Headers headers) {
 
 void Session::print_live(std::string text) {
   if (closed_ || quitting_) return;
+  if (top_) {  // not over the full-screen view: printed when it ends
+    if (held_live_.size() + text.size() > kMaxHeldLive)
+      held_dropped_ += text.size();
+    else
+      held_live_ += text;
+    return;
+  }
   if (busy_) return print(text);  // a command's output is under way: no prompt to redraw
   print("\r\x1b[K" + text + editor_.redraw());
 }

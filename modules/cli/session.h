@@ -23,6 +23,8 @@
 
 namespace portal::cli {
 
+class TopView;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   using Socket = boost::asio::local::stream_protocol::socket;
@@ -69,6 +71,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void trace(std::string filter, bool debug);
   void trace_off();
 
+  Core &core() const { return shared_->core; }
+  std::optional<WindowSize> window_size() const { return editor_.window_size(); }
+  void set_window_size(WindowSize size) { editor_.set_window_size(size); }
+
+  // The full-screen view (top) takes every input byte until it leaves; live
+  // output waits meanwhile. leave_top() ends the command.
+  void enter_top(std::shared_ptr<TopView> view);
+  void leave_top();
+  const TopView *top_view() const { return top_.get(); }
+
   const std::vector<ModuleCommand> &module_commands() const { return module_commands_; }
   // Asks /core/paths and each module's /<m>/cli/commands; `then` runs when all
   // answered.
@@ -84,6 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void run_completion(const std::string &before_cursor);
   void complete_path(std::string word);
   void print_live(std::string text);
+  void end_top();
   void send(Message msg, Then then);
   void write_more();
   void arm_idle_timer();
@@ -107,6 +120,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::map<std::string, SubscriptionId> subscriptions_;
   std::optional<SubscriptionId> trace_;
   std::vector<ModuleCommand> module_commands_;
+  std::shared_ptr<TopView> top_;
+  std::string held_live_;  // live output that came while top ran
+  std::size_t held_dropped_ = 0;
   Clock::time_point last_activity_;
 
   bool busy_ = false;  // a command runs; input waits

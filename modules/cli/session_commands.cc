@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "federation.h"
 #include "session.h"
 
 namespace portal::cli {
@@ -85,13 +86,12 @@ void Session::run_completion(const std::string &before_cursor) {
   complete_path(std::move(word));
 }
 
-// Asks /core/ls for the children of the typed directory (relative to cwd); the
-// input waits.
+// Asks for the children of the typed directory (relative to cwd; a peer's
+// under /node/<peer>); the input waits.
 void Session::complete_path(std::string word) {
   auto [dir, stem] = split_dir(word);
-  std::string prefix = join_path(cwd_, dir.empty() ? "." : dir);
   busy_ = true;
-  request(Method::get, "/core/ls", {{"prefix", prefix}}, [dir, stem](Session &s, const Response &r) {
+  list_path(*this, join_path(cwd_, dir.empty() ? "." : dir), [dir, stem](Session &s, const Response &r) {
     std::vector<std::string> matches;
     if (r.ok()) {
       std::string_view body = r.body;

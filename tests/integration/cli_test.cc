@@ -155,6 +155,38 @@ TEST_F(Cli, UnknownCommandAndQuit) {
   EXPECT_TRUE(c->expect("Goodbye.\n"));
 }
 
+TEST_F(Cli, SetSendsTheRestOfTheLineAsTheBody) {
+  auto c = connect();
+  EXPECT_EQ(c->run("cd /crashy/functions", "portal:/crashy/functions> "), "");
+  EXPECT_EQ(c->run("set echo hello,  world", "portal:/crashy/functions> "), "hello,  world\n");
+  EXPECT_EQ(c->run("set /nope/x 1", "portal:/crashy/functions> "), "(unavailable)\n(status 404)\n");
+}
+
+TEST_F(Cli, NodePathsAreLocalWithoutTheNodeModule) {
+  auto c = connect();
+  EXPECT_EQ(c->run("ls /node"), "  (empty)\n");
+  EXPECT_EQ(c->run("ls /node/factory/iot"), "  (empty)\n");
+  EXPECT_EQ(c->run("cd /node/factory"), "No such path\n");
+}
+
+TEST_F(Cli, TopShowsTheRealWorkersUntilQ) {
+  auto c = connect();
+  const int hello_pid = inst_->module_pid("hello");
+  ASSERT_GT(hello_pid, 0);
+  ASSERT_TRUE(c->type("__winsize 30 100\ntop\n"));
+  ASSERT_TRUE(c->expect("\x1b[?1049h")) << c->all();
+  ASSERT_TRUE(c->expect("MODULE         STATE          PID RESTARTS")) << c->all();
+  // The worker's pid from the router, its memory from /proc: "<pid> ... <n.n>M".
+  const std::string pid = std::to_string(hello_pid);
+  ASSERT_TRUE(c->expect("\r\nhello          running    " + std::string(7 - pid.size(), ' ') + pid)) << c->all();
+  ASSERT_TRUE(c->expect("M\x1b[K")) << c->all();
+  ASSERT_TRUE(c->expect("\x1b[HPortal top", 5s)) << "refreshed every second";
+  ASSERT_TRUE(c->expect("\r\nhello ")) << c->all();
+  ASSERT_TRUE(c->type("q"));
+  EXPECT_TRUE(c->expect("\x1b[?25h\x1b[?1049lportal:/> ")) << c->all();
+  EXPECT_EQ(c->run("version"), "Portal v2.0.0\n");
+}
+
 TEST(CliPeerUsers, MappedUnixUserActsWithoutLogin) {
   Instance inst({});
   inst.rewrite_config(modules_for(inst, {{"peer_users", std::to_string(::getuid()) + ":root"}}));

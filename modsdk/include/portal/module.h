@@ -4,8 +4,10 @@
 // and on the stub router of modsdk/testing/ — it cannot tell which.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,7 +23,8 @@ namespace portal {
 
 // A host refuses a module built for another major API version.
 inline constexpr std::uint32_t kApiMajor = 1;
-inline constexpr std::uint32_t kApiMinor = 1;  // 1: events, subscriptions, traces
+// 1: events, subscriptions, traces; 2: asynchronous handlers, config_keys()
+inline constexpr std::uint32_t kApiMinor = 2;
 
 enum class LogLevel : std::uint8_t { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
 enum class Access : std::uint8_t { read = 1, write = 2, read_write = 3 };
@@ -55,6 +58,43 @@ struct Event {
 // Runs on one of the module's handler threads; may block, may call Core::send().
 using Handler = std::function<Response(const Message&)>;
 using ResponseCallback = std::function<void(Response)>;
+
+// The answer to one request of an asynchronous handler (Core::register_path_async). Copies
+// share one answer: the first call sends it, later calls are ignored. Callable from any
+// thread. When the last copy is destroyed unanswered, the caller gets 500, so a lost
+// request never leaves its caller waiting for the deadline.
+class Reply {
+ public:
+  using Sink = std::function<void(Response&&)>;
+  Reply() = default;
+  explicit Reply(Sink sink) : state_(std::make_shared<State>(std::move(sink))) {}
+  void operator()(Response response) const {
+    if (state_) state_->answer(std::move(response));
+  }
+  bool answered() const { return !state_ || state_->done.load(); }
+
+ private:
+  struct State {
+    explicit State(Sink s) : sink(std::move(s)) {}
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+      try {
+        answer(respond(status::internal_error, "Request dropped by the handler\n"));
+      } catch (...) {
+      }
+    }
+    void answer(Response&& r) {
+      if (!done.exchange(true) && sink) sink(std::move(r));
+    }
+    Sink sink;
+    std::atomic<bool> done{false};
+  };
+  std::shared_ptr<State> state_;
+};
+
+// Returns at once; answers through the Reply whenever the answer is ready, from any thread.
+using AsyncHandler = std::function<void(const Message&, Reply)>;
 using TimerId = std::uint64_t;
 // Emitted (by any module) when a `sys.see_all` user is shown a row the row filter would
 // hide; the router adds the emitting module to the body.
@@ -122,6 +162,16 @@ class Core {
                      SubscribeDone done) = 0;
   // Ends a subscription or trace; false when the id is unknown.
   virtual bool unsubscribe(SubscriptionId id) = 0;
+
+  // --- since API minor 2 ---
+  // Like register_path, for a module whose answers wait on the network rather than on a
+  // thread (federation): the handler runs on a handler thread, returns at once and answers
+  // later through its Reply. The request counts as in flight until then.
+  virtual Status register_path_async(PathSpec spec, AsyncHandler handler) = 0;
+  // Every setting key of the module, sorted. Lets a module read settings whose names it
+  // cannot know in advance, such as the sections "[peer:NAME]" that reach the node module
+  // as "peer:NAME.host", "peer:NAME.port", ...
+  virtual std::vector<std::string> config_keys() const = 0;
 
   // The row filter for listings (COMPAT.md 1.5, "Law 15"): may `who` see a row carrying
   // `row_labels`? Root and unlabelled rows: yes; otherwise a label in common. A user with

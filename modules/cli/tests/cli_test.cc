@@ -7,8 +7,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -344,6 +346,309 @@ TEST_F(CliModuleTest, TraceLinesArePrintedLive) {
   stub_.refuse_subscriptions(status::forbidden, "Trace is for admins\n");
   ASSERT_TRUE(c->send("verbose\n"));
   EXPECT_TRUE(c->expect("Trace refused: Trace is for admins\nportal:/> ")) << c->all();
+}
+
+TEST_F(CliModuleTest, SetWritesTheRestOfTheLineRelativeToTheCurrentPath) {
+  stub_.on_send("/hello/*", [](const Message &m) {
+    if (m.method != Method::set) return respond(200, "Hello from " + m.path + "\n");
+    if (m.path == "/hello/locked") return respond(status::forbidden, "Forbidden\n");
+    if (m.path == "/hello/echo") return respond(200, "stored [" + m.body + "]\n");
+    return respond(status::created);
+  });
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("cd /hello\nset greeting  Hello,   world \n"));
+  EXPECT_TRUE(c->expect("OK (status 201)\nportal:/hello> ")) << c->all();
+  std::optional<Message> m = last_sent("/hello/greeting");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->method, Method::set);
+  EXPECT_EQ(m->body, "Hello,   world ") << "the value is the rest of the line as typed";
+  EXPECT_EQ(m->ctx.credentials.peer_uid, static_cast<std::int64_t>(::getuid())) << "runs as the client";
+  ASSERT_TRUE(c->send("set /hello/echo 42\n"));
+  EXPECT_TRUE(c->expect("stored [42]\nportal:/hello> ")) << c->all();
+  ASSERT_TRUE(c->send("set locked x\n"));
+  EXPECT_TRUE(c->expect("Forbidden\n(status 403)\nportal:/hello> ")) << c->all();
+  ASSERT_TRUE(c->send("set greeting\n"));
+  EXPECT_TRUE(c->expect("Usage: set <path> <value>")) << c->all();
+  ASSERT_TRUE(c->send("se\t/hello/echo x\n"));
+  EXPECT_TRUE(c->expect("stored [x]\n")) << "Tab knows the command: " << c->all();
+}
+
+// A peer "factory" behind the node module: its /core/ls and /core/resolve
+// answer like a router whose only module is iot.
+void serve_factory(testing::StubRouter &stub) {
+  stub.on_send("/node/factory/core/ls", [](const Message &m) {
+    const std::string prefix = m.header_or("prefix", "?");
+    if (prefix == "/") return respond(200, "  core                          /\n  iot                           /\n");
+    if (prefix == "/iot") return respond(200, "  devices                        [iot]\n  discover                       [iot]\n");
+    return respond(200, "  (empty)\n");
+  });
+  stub.on_send("/node/factory/core/resolve", [](const Message &m) {
+    const std::string target = m.header_or("target", "");
+    if (target == "/" || target == "/iot") return respond(200, target + std::string(1, '\0'));
+    return respond(status::not_found);
+  });
+  stub.on_send("/core/resolve", [](const Message &m) {
+    const std::string target = m.header_or("target", "");
+    if (target == "/" || target == "/node") return respond(200, target);
+    return respond(status::not_found);
+  });
+  stub.on_send("/node/resources/peers", [](const Message &) {
+    return respond(200, "Connected peers:\n  factory          10.0.0.2:9700      [ready] outbound workers:0/4\n");
+  });
+  stub.on_send("/core/ls", [](const Message &m) {
+    if (m.header_or("prefix", "") == "/node") return respond(200, "  resources                     /\n");
+    return respond(200, "  local listing of " + m.header_or("prefix", "?") + "\n");
+  });
+}
+
+TEST_F(CliModuleTest, LsAndCdReachAPeerThroughTheNodeModule) {
+  serve_factory(stub_);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("ls /node/factory/iot\n"));
+  EXPECT_TRUE(c->expect("ls /node/factory/iot\n  devices                        [iot]\n  discover                       [iot]\n"
+                        "portal:/> "))
+      << c->all();
+  std::optional<Message> m = last_sent("/node/factory/core/ls");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header_or("prefix", ""), "/iot") << "the peer's own path";
+  EXPECT_EQ(m->ctx.credentials.peer_uid, static_cast<std::int64_t>(::getuid()));
+
+  ASSERT_TRUE(c->send("cd /node/factory/iot\n"));
+  ASSERT_TRUE(c->expect("portal:/node/factory/iot> ")) << c->all();
+  m = last_sent("/node/factory/core/resolve");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header_or("target", ""), "/iot");
+  ASSERT_TRUE(c->send("ls\n"));
+  EXPECT_TRUE(c->expect("  devices                        [iot]\n")) << c->all();
+  ASSERT_TRUE(c->send("cd nowhere\n"));
+  EXPECT_TRUE(c->expect("No such path\nportal:/node/factory/iot> ")) << c->all();
+  ASSERT_TRUE(c->send("cd ..\n"));
+  ASSERT_TRUE(c->expect("portal:/node/factory> ")) << c->all();
+  ASSERT_TRUE(c->send("ls\n"));
+  EXPECT_TRUE(c->expect("  core                          /\n  iot                           /\n")) << c->all();
+  EXPECT_EQ(last_sent("/node/factory/core/ls")->header_or("prefix", ""), "/");
+
+  ASSERT_TRUE(c->send("cd ..\nls\n"));
+  EXPECT_TRUE(c->expect("portal:/node> ls\n  factory                       /\n  resources                     /\nportal:/node> "))
+      << "the peers join the local listing of /node: " << c->all();
+}
+
+TEST_F(CliModuleTest, TabCompletesPeersAndTheirPaths) {
+  serve_factory(stub_);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("ls /node/f\t"));
+  EXPECT_TRUE(c->expect("\rportal:/> ls /node/factory/")) << c->all();
+  ASSERT_TRUE(c->send("i\t"));
+  EXPECT_TRUE(c->expect("\rportal:/> ls /node/factory/iot/")) << c->all();
+  ASSERT_TRUE(c->send("d\t"));
+  EXPECT_TRUE(c->expect("\ndevices  discover  \nportal:/> ls /node/factory/iot/d")) << c->all();
+  ASSERT_TRUE(c->send("e\t\n"));
+  EXPECT_TRUE(c->expect("ls /node/factory/iot/devices \x1b[K\n  (empty)\n")) << c->all();
+}
+
+TEST_F(CliModuleTest, WithoutTheNodeModuleNodePathsAreLocal) {
+  stub_.on_send("/core/ls", [](const Message &m) {
+    return respond(200, "  local listing of " + m.header_or("prefix", "?") + "\n");
+  });
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();  // nothing answers /node/*: the stub says 404 as the router would
+  ASSERT_TRUE(c->send("ls /node/factory/iot\n"));
+  EXPECT_TRUE(c->expect("  local listing of /node/factory/iot\nportal:/> ")) << c->all();
+  ASSERT_TRUE(c->send("ls /node\n"));
+  EXPECT_TRUE(c->expect("  local listing of /node\nportal:/> ")) << c->all();
+  ASSERT_TRUE(c->send("cd /node/factory\n"));
+  EXPECT_TRUE(c->expect("No such path\nportal:/> ")) << c->all();
+  EXPECT_EQ(last_sent("/core/resolve")->header_or("target", ""), "/node/factory");
+
+  stub_.on_send("/node/*", [](const Message &) { return respond(status::unavailable); });
+  ASSERT_TRUE(c->send("ls /node/factory\n"));
+  EXPECT_TRUE(c->expect("  local listing of /node/factory\nportal:/> ")) << "503 too: " << c->all();
+}
+
+constexpr std::string_view kEnterScreen = "\x1b[?1049h\x1b[?25l";
+constexpr std::string_view kLeaveScreen = "\x1b[?25h\x1b[?1049l";
+
+// /core/modules?format=json with `n` modules; the first one is this test's own
+// process, so that its CPU and RSS come from /proc. `msgs` changes per refresh.
+std::string modules_json(int n, int msgs) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "mod%02d", i);
+    out += std::string(i ? "," : "") + R"({"name":")" + name + R"(","state":"running","pid":)" +
+           std::to_string(i == 0 ? ::getpid() : 0) + R"(,"restarts":1,"uptime_s":5,"msgs":)" +
+           std::to_string(msgs) + R"(,"in_flight":0,"ready":true})";
+  }
+  return out + "]\n";
+}
+
+class TopTest : public CliModuleTest {
+ protected:
+  void serve_modules(int n) {
+    stub_.on_send("/core/modules", [this, n](const Message &m) {
+      if (m.header_or("format", "") != "json") return respond(200, "Loaded modules:\n");
+      return respond(200, modules_json(n, ++refreshes_));
+    });
+    stub_.on_send("/core/status", [](const Message &) {
+      return respond(200, "Portal v2.0.0\nStatus: running\nModules loaded: 3\n");
+    });
+  }
+  // Starts top and waits for its first screen.
+  std::unique_ptr<Client> top(const std::string &winsize = "") {
+    auto c = connect();
+    EXPECT_TRUE(c->send(winsize + "top\n"));
+    EXPECT_TRUE(c->expect(kEnterScreen)) << c->all();
+    EXPECT_TRUE(c->expect("Portal top - Portal v2.0.0 | Status: running")) << c->all();
+    return c;
+  }
+  bool wait_until(const std::function<bool()> &done) {
+    while (!done())
+      if (!pump()) return false;
+    return true;
+  }
+  int refreshes_ = 0;
+};
+
+TEST_F(TopTest, ShowsTheModuleWorkersEverySecondUntilQ) {
+  serve_modules(3);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = top();
+  ASSERT_TRUE(c->expect("MODULE         STATE          PID RESTARTS UPTIME      MSGS  INFL  CPU%     RSS")) << c->all();
+  const std::string pid = std::to_string(::getpid());
+  ASSERT_TRUE(c->expect("mod00          running    " + std::string(7 - pid.size(), ' ') + pid +
+                        "        1     5s         1     0     -"))
+      << c->all();
+  EXPECT_TRUE(c->expect("M\x1b[K\r\nmod01          running          -        1      -         1     0     -       -"))
+      << "RSS read from /proc for a known pid; a worker without one shows dashes: " << c->all();
+  EXPECT_TRUE(c->expect("modules 1-3 of 3\x1b[K\x1b[J")) << c->all();
+  EXPECT_EQ(stub_.timer_count(), 1u);
+
+  stub_.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(c->expect("\x1b[HPortal top")) << "redrawn a second later";
+  EXPECT_TRUE(c->expect("        1     5s         2     0")) << c->all();
+  ASSERT_TRUE(c->send("x \r\n\x1b[C\x04?"));  // keys top does not know
+  stub_.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(c->expect("        1     5s         3     0")) << c->all();
+  EXPECT_EQ(c->unread().find(kLeaveScreen), std::string::npos) << "other keys are ignored";
+
+  ASSERT_TRUE(c->send("q"));
+  EXPECT_TRUE(c->expect(std::string(kLeaveScreen) + "portal:/> ")) << c->all();
+  EXPECT_EQ(stub_.timer_count(), 0u) << "the refreshes end with the view";
+  ASSERT_TRUE(c->send("version\n"));
+  EXPECT_TRUE(c->expect("version\nPortal v2.0.0\nportal:/> ")) << "the line editor has the keys again";
+}
+
+TEST_F(TopTest, ArrowsScrollAndTheScreenFitsTheClientsTerminal) {
+  serve_modules(20);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = top("__winsize 10 60\n");  // 6 rows of the table
+  ASSERT_TRUE(c->expect("modules 1-6 of 20\x1b[K\x1b[J")) << c->all();
+  EXPECT_EQ(c->all().find("mod06"), std::string::npos);
+  const std::string screen = c->all().substr(c->all().find(kEnterScreen) + kEnterScreen.size());
+  std::size_t widest = 0;  // from each line's start ("\x1b[H" or "\r\n") to its "\x1b[K"
+  for (std::size_t at = 0, end; (end = screen.find("\x1b[K", at)) != std::string::npos; at = end + 3) {
+    std::size_t start = screen.rfind('\n', end);
+    start = start == std::string::npos ? 0 : start + 1;
+    if (screen.compare(start, 3, "\x1b[H") == 0) start += 3;
+    widest = std::max(widest, end - start);
+  }
+  EXPECT_EQ(widest, 59u) << "lines are cut to the terminal's width";
+
+  ASSERT_TRUE(c->send("\x1b[B"));
+  EXPECT_TRUE(c->expect("\r\nmod01 ")) << c->all();
+  EXPECT_TRUE(c->expect("modules 2-7 of 20")) << c->all();
+  ASSERT_TRUE(c->send("\x1b[6~"));
+  EXPECT_TRUE(c->expect("modules 8-13 of 20")) << c->all();
+  ASSERT_TRUE(c->send("\x1b[F"));
+  EXPECT_TRUE(c->expect("modules 15-20 of 20")) << c->all();
+  ASSERT_TRUE(c->send("\x1b[B"));
+  EXPECT_TRUE(c->expect("modules 15-20 of 20")) << "not past the end: " << c->all();
+  ASSERT_TRUE(c->send("\x1b[A\x1b[A"));
+  EXPECT_TRUE(c->expect("modules 13-18 of 20")) << c->all();
+  ASSERT_TRUE(c->send("__winsize 24 80\n"));  // the client's terminal grew
+  EXPECT_TRUE(c->expect("modules 1-20 of 20")) << c->all();
+  ASSERT_TRUE(c->send("\x1b"));
+  EXPECT_TRUE(c->expect(std::string(kLeaveScreen) + "portal:/> ")) << "ESC leaves: " << c->all();
+}
+
+TEST_F(TopTest, CtrlCLeavesAndWhatFollowsRunsAsCommands) {
+  serve_modules(1);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("top\n\x03version\n"));  // typed before the first screen came
+  EXPECT_TRUE(c->expect(kEnterScreen)) << c->all();
+  EXPECT_TRUE(c->expect(std::string(kLeaveScreen) + "portal:/> version\nPortal v2.0.0\n")) << c->all();
+  EXPECT_EQ(stub_.timer_count(), 0u);
+}
+
+TEST_F(TopTest, RefusedModuleListIsPrintedAndTopEnds) {
+  stub_.on_send("/core/modules", [](const Message &) { return respond(status::forbidden, "Forbidden\n"); });
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("top\n"));
+  EXPECT_TRUE(c->expect("top\nForbidden\n(status 403)\nportal:/> ")) << c->all();
+  EXPECT_EQ(c->all().find(kEnterScreen), std::string::npos) << "the screen is left alone";
+  EXPECT_EQ(stub_.timer_count(), 0u);
+  std::optional<Message> m = last_sent("/core/modules");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->ctx.credentials.peer_uid, static_cast<std::int64_t>(::getuid())) << "asked as the client";
+}
+
+TEST_F(TopTest, DisconnectDuringTopStopsIt) {
+  serve_modules(2);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  {
+    auto c = top();
+    ASSERT_EQ(stub_.timer_count(), 1u);
+  }
+  ASSERT_TRUE(wait_until([&] { return stub_.timer_count() == 0; })) << "the session ended its refreshes";
+  ASSERT_TRUE(wait_until([&] { return stub_.request(Method::get, "/cli/resources/status").body.ends_with("0\n"); }));
+  const int before = refreshes_;
+  stub_.advance(std::chrono::seconds(3));
+  for (int i = 0; i < 20; ++i) pump();
+  EXPECT_EQ(refreshes_, before);
+  auto d = connect();
+  ASSERT_TRUE(d->send("version\n"));
+  EXPECT_TRUE(d->expect("Portal v2.0.0\n"));
+}
+
+TEST_F(TopTest, HostileInputWhileTopRuns) {
+  serve_modules(2);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = top();
+  std::string junk;
+  for (int i = 0; i < 2000; ++i) junk += "\x1b[1;" + std::string(40, '9') + "zz\x04\x7f\r\n__winsize 0 0\n" + "\x1b[C";
+  junk += "__winsize " + std::string(100, '9') + "\n";
+  ASSERT_TRUE(c->send(junk));
+  stub_.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(c->expect("         2     0")) << "still refreshing";
+  EXPECT_EQ(c->unread().find(kLeaveScreen), std::string::npos);
+  EXPECT_EQ(c->all().find("Unknown command"), std::string::npos) << "nothing reached the line editor";
+  ASSERT_TRUE(c->send("\x1b["));  // cut short: waits for the rest
+  ASSERT_TRUE(c->send("Bq" + std::string(64 * 1024, 'x') + "\nversion\n"));
+  EXPECT_TRUE(c->expect(kLeaveScreen)) << c->all().substr(c->all().size() - 300);
+  EXPECT_TRUE(c->expect("Unknown command: xxx")) << "the long line after top is an ordinary line";
+  EXPECT_TRUE(c->expect("Portal v2.0.0\n"));
+}
+
+TEST_F(TopTest, LiveEventsWaitUntilTopEnds) {
+  serve_modules(1);
+  ASSERT_TRUE(stub_.load_library(MOD_CLI_PATH));
+  auto c = connect();
+  ASSERT_TRUE(c->send("subscribe /events/x/*\n"));
+  ASSERT_TRUE(c->expect("Subscribed to /events/x/*\nportal:/> "));
+  ASSERT_TRUE(c->send("top\n"));
+  ASSERT_TRUE(c->expect("modules 1-1 of 1")) << c->all();
+  EXPECT_EQ(stub_.deliver_event("/events/x/ping", "during top"), 1u);
+  stub_.advance(std::chrono::seconds(1));
+  ASSERT_TRUE(c->expect("modules 1-1 of 1"));
+  EXPECT_EQ(c->unread().find("[EVENT]"), std::string::npos);
+  EXPECT_EQ(c->all().find("[EVENT]"), std::string::npos) << "not drawn over the view";
+  ASSERT_TRUE(c->send("q"));
+  EXPECT_TRUE(c->expect(std::string(kLeaveScreen) + "[EVENT] /events/x/ping: during top\nportal:/> ")) << c->all();
 }
 
 TEST_F(CliModuleTest, MaxClientsRefusesTheExtraOne) {

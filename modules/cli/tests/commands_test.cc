@@ -11,6 +11,14 @@ TEST(Commands, WordsSplitOnSpaces) {
   EXPECT_TRUE(split_words("   ").empty());
 }
 
+TEST(Commands, TextAfterWordsKeepsItsSpacing) {
+  EXPECT_EQ(text_after_words("set /kv/a  hello   world ", 2), "hello   world ");
+  EXPECT_EQ(text_after_words("  set a b", 2), "b");
+  EXPECT_EQ(text_after_words("set a", 2), "");
+  EXPECT_EQ(split_lines("a\n\nb"), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(split_lines("a\n"), (std::vector<std::string>{"a"}));
+}
+
 TEST(Commands, LongestNameAndAliasesWin) {
   std::size_t used = 0;
   const Command *c = find_command({"key", "rotate"}, used);
@@ -61,6 +69,10 @@ TEST(Commands, HelpComesFromTheTable) {
   std::string user = help_for("user", {});
   EXPECT_NE(user.find("user create <user> <password> [groups]"), std::string::npos) << user;
   EXPECT_EQ(help_for("nope", {}), "");
+  EXPECT_EQ(help_for("set", {}).rfind("Usage: set <path> <value>", 0), 0u);
+  EXPECT_NE(help.find("  top "), std::string::npos);
+  EXPECT_EQ(command_names("se", {}), std::vector<std::string>{"set"});
+  EXPECT_EQ(command_names("to", {}), std::vector<std::string>{"top"});
 }
 
 TEST(Commands, ModuleCommandsParsedAndListed) {

@@ -310,5 +310,68 @@ TEST_F(RuntimeTest, StopRemovesEverythingTheModuleRegistered) {
   rt_->stop();  // idempotent
 }
 
+// Asynchronous handlers (API minor 2): the handler returns at once and answers later from
+// any thread; the request stays in flight until then; a dropped Reply answers 500.
+TEST_F(RuntimeTest, AsyncHandlerAnswersLaterFromAnotherThread) {
+  std::promise<Reply> parked;
+  auto m = std::make_unique<LambdaModule>();
+  module_ = m.get();
+  m->on_load = [&](Core& core) {
+    Status s = core.register_path_async({.path = "/t/later"}, [&](const Message&, Reply r) { parked.set_value(r); });
+    if (!s) return s;
+    s = core.register_path_async({.path = "/t/drop"}, [](const Message&, Reply) {});
+    if (!s) return s;
+    return core.register_path_async({.path = "/t/throw"}, [](const Message&, Reply) -> void {
+      throw std::runtime_error("no");
+    });
+  };
+  rt_ = std::make_unique<host::ModuleRuntime>(options(), uplink_);
+  ASSERT_TRUE(rt_->start(std::move(m)));
+  uplink_.clear();
+  rt_->handle(request_env(5, "/t/later", ""));
+  auto is_answer = [](std::uint64_t id) {
+    return [id](const pb::Envelope& e) { return e.has_response() && e.response().id() == id; };
+  };
+  Reply reply = parked.get_future().get();
+  EXPECT_FALSE(uplink_.wait_for(is_answer(5), 50ms).has_response());  // not answered yet
+  EXPECT_EQ(rt_->in_flight(), 1u);
+  std::thread([reply] { reply(respond(201, "done\n")); reply(respond(500, "twice")); }).join();
+  pb::Envelope got = uplink_.wait_for(is_answer(5));
+  EXPECT_EQ(got.response().status(), 201u);
+  EXPECT_EQ(got.response().body(), "done\n");
+  EXPECT_EQ(rt_->in_flight(), 0u);
+  int answers = 0;
+  for (const auto& e : uplink_.sent()) answers += is_answer(5)(e);
+  EXPECT_EQ(answers, 1);  // the second call is ignored
+  EXPECT_EQ(call("/t/drop", 6).status(), 500u);
+  EXPECT_EQ(call("/t/throw", 7).status(), 500u);
+  EXPECT_EQ(rt_->in_flight(), 0u);
+}
+
+TEST_F(RuntimeTest, AsyncReplyAfterStopGoesNowhere) {
+  std::promise<Reply> parked;
+  auto m = std::make_unique<LambdaModule>();
+  module_ = m.get();
+  m->on_load = [&](Core& core) {
+    return core.register_path_async({.path = "/t/later"}, [&](const Message&, Reply r) { parked.set_value(r); });
+  };
+  rt_ = std::make_unique<host::ModuleRuntime>(options(), uplink_);
+  ASSERT_TRUE(rt_->start(std::move(m)));
+  rt_->handle(request_env(5, "/t/later", ""));
+  Reply reply = parked.get_future().get();
+  rt_->stop();  // waits its grace for the request, then closes the gate
+  rt_.reset();
+  uplink_.clear();
+  reply(respond(200, "late"));
+  EXPECT_TRUE(uplink_.sent().empty());
+}
+
+TEST_F(RuntimeTest, ConfigKeysAreSorted) {
+  host::RuntimeOptions o = options();
+  o.config = {{"peer:b.host", "x"}, {"name", "n"}, {"peer:a.port", "1"}};
+  start({"/t/a"}, o);
+  EXPECT_EQ(rt_->config_keys(), (std::vector<std::string>{"name", "peer:a.port", "peer:b.host"}));
+}
+
 }  // namespace
 }  // namespace portal::test

@@ -226,6 +226,23 @@ TEST_F(SettingsTest, ModuleFileSectionsOfOthersAreIgnoredWithAWarning) {
   EXPECT_NE(s.warnings[0].find("mod_x.conf:3"), std::string::npos) << s.warnings[0];
 }
 
+// The node module's peers: "[peer:NAME]" in portal.conf or in mod_node.conf reaches it as
+// "peer:NAME.key"; the module's own file wins; other modules never see them.
+TEST_F(SettingsTest, PeerSectionsReachTheNodeModule) {
+  add_library("node");
+  add_library("x");
+  dir.write("modules/mod_node.conf", "[mod_node]\nname = office\n[peer:hub]\nhost = 127.0.0.2\n");
+  Settings s = load_ok("[core]\nmodules_dir = mods\n[modules]\nload = node\nload = x\n"
+                       "[peer:hub]\nhost = 10.0.0.1\nport = 9091\n[peer:factory]\nhub = hub\n");
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings.at(0);
+  const auto& node = s.modules.at(0).values;
+  EXPECT_EQ(node.at("name"), "office");
+  EXPECT_EQ(node.at("peer:hub.host"), "127.0.0.2");
+  EXPECT_EQ(node.at("peer:hub.port"), "9091");
+  EXPECT_EQ(node.at("peer:factory.hub"), "hub");
+  EXPECT_EQ(s.modules.at(1).values.count("peer:hub.host"), 0u);
+}
+
 TEST_F(SettingsTest, FilePresenceLoadsUnlessDisabled) {
   for (const char* n : {"a", "b", "c", "d", "e"}) add_library(n);
   dir.write("modules/core/mod_d.conf", "enabled = true\n");
