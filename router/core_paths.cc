@@ -76,6 +76,19 @@ std::string modules_text(Router& r) {
   return out;
 }
 
+// GET /core/modules/<name>: one module in detail (the shell's `module status <m>`).
+std::string module_text(const std::string& name, const ModuleEntry& m) {
+  std::string pid = m.status.pid() > 0 ? std::to_string(m.status.pid()) : "-";
+  return "Module: " + name + "\nVersion: " + (m.version.empty() ? "-" : m.version) + "\nDescription: " +
+         m.description + "\nState: " + (m.status.state().empty() ? "unknown" : m.status.state()) +
+         "\nReady: " + (is_live(m) ? "yes" : "no") + "\nPID: " + pid + "\nIsolation: " +
+         (m.status.isolation().empty() ? "process" : m.status.isolation()) + "\nRestarts: " +
+         std::to_string(m.status.restarts()) + "\nUptime: " +
+         (m.status.pid() > 0 ? format_duration(uptime_s(m.status)) : "-") + "\nMessages: " + std::to_string(m.msgs) +
+         "\nIn flight: " + std::to_string(m.in_flight) + "\nLast exit: " +
+         (m.status.last_exit().empty() ? "-" : m.status.last_exit()) + "\n";
+}
+
 std::string paths_text(Router& r, const Caller& caller) {
   std::string out = "Registered paths:\n";
   char line[2200];
@@ -125,8 +138,13 @@ std::string ls_text(Router& r, const Caller& caller, std::string prefix) {
 void module_action(Router& r, const Caller& caller, const pb::Message& msg, Origin origin) {
   std::string name = msg.path().substr(std::string_view("/core/modules/").size());
   if (name.empty() || name.find('/') != std::string::npos) return reply(r, origin, 404, {});
-  if (!may_administer(caller)) return reply(r, origin, 403, {});
   std::string action = header(msg, "action");
+  if (action.empty() && msg.method() == pb::GET) {  // readable like the /core/modules list
+    auto it = r.modules().find(name);
+    if (it == r.modules().end()) return reply(r, origin, 404, "Module '" + name + "' not found\n");
+    return reply(r, origin, 200, module_text(name, it->second));
+  }
+  if (!may_administer(caller)) return reply(r, origin, 403, {});
   if (action.empty()) return reply(r, origin, 400, "Missing 'action' header\n");
   static const std::set<std::string> known = {"load", "unload", "reload", "restart", "stop", "start"};
   if (!known.count(action)) return reply(r, origin, 400, "Unknown action: " + action + "\n");

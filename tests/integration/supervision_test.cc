@@ -75,6 +75,13 @@ TEST(Supervision, CrashLoopParksTheModuleWhileOthersAnswer) {
   // It stays parked until an operator starts it again.
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(inst.module("crashy")["state"], "failed");
+  // The shell's `module status crashy`: GET /core/modules/<name>, readable by anyone.
+  r = inst.get("/core/modules/crashy");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("Module: crashy\nVersion: "), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("State: failed\nReady: no\n"), std::string::npos) << r->body;
+  EXPECT_EQ(inst.get("/core/modules/nosuch")->status, 404);
   r = inst.admin(Method::call, "/core/modules/crashy", {{"action", "start"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
