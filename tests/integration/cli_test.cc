@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "cli_client.h"
 #include "instance.h"
 
 namespace portal::itest {
@@ -17,58 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// A line-typing client that reads until the text it waits for arrived, with a
-// deadline.
-class CliClient {
- public:
-  explicit CliClient(const std::string &path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0;
-  }
-  ~CliClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
-
-  bool type(const std::string &line) {
-    return ::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
-  }
-  // Waits for `text` after what earlier waits consumed; consumes through it.
-  bool expect(const std::string &text, std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (std::size_t at = seen_.find(text, pos_); at != std::string::npos) {
-        pos_ = at + text.size();
-        return true;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      seen_.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  // Types `command` and waits for the prompt after its output; returns that
-  // output.
-  std::string run(const std::string &command, const std::string &prompt = "portal:/> ") {
-    if (!type(command + "\n") || !expect(command + "\n")) return "<no echo>";
-    std::size_t from = pos_;
-    if (!expect(prompt)) return "<no prompt> " + seen_.substr(from);
-    return seen_.substr(from, pos_ - from - prompt.size());
-  }
-  const std::string &all() const { return seen_; }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string seen_;
-  std::size_t pos_ = 0;
-};
 
 std::vector<ModuleConf> modules_for(const Instance &inst, std::map<std::string, std::string> cli_extra = {}) {
   cli_extra["socket"] = inst.dir() + "/run/cli.sock";

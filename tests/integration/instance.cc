@@ -56,6 +56,12 @@ void Instance::write_config() {
     c << "\n[mod_" << m.name << "]\n";
     for (const auto& [k, v] : m.settings) c << k << " = " << v << "\n";
   }
+  c << "\n" << sections_;
+}
+
+void Instance::set_extra_sections(std::string text) {
+  sections_ = std::move(text);
+  write_config();
 }
 
 void Instance::rewrite_config(std::vector<ModuleConf> modules) {

@@ -39,6 +39,8 @@ class Instance {
   explicit Instance(std::vector<ModuleConf> modules);
   // Extra lines for the [core] section; call before start().
   void set_core_extra(std::string lines);
+  // Whole sections appended to portal.conf (e.g. "[peer:hub]\nhost = ...\n").
+  void set_extra_sections(std::string text);
   ~Instance();
 
   bool start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
@@ -80,6 +82,7 @@ class Instance {
   std::string dir_, config_, socket_, log_path_;
   std::vector<ModuleConf> modules_;
   std::string extra_;
+  std::string sections_;
   pid_t pid_ = -1;
   std::unique_ptr<tools::CtlClient> client_;
 };

@@ -53,6 +53,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   bool send(std::string_view data) {
     while (!data.empty()) {

@@ -1,0 +1,350 @@
+// Federation through real processes (issue 6): several instances on loopback, each with
+// the node module, linked over TLS; requests from ctl, HTTP and the shell.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "../../modules/web/tests/test_client.h"
+#include "certs.h"
+#include "cli_client.h"
+#include "instance.h"
+
+namespace portal::itest {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kFederationKey = "federation-key-for-the-tests-0123456789abcdef";
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string peer_section(const std::string& name, std::uint16_t port, const std::string& more = {}) {
+  return "[peer:" + name + "]\nhost = 127.0.0.1\nport = " + std::to_string(port) + "\n" + more + "\n";
+}
+
+struct NodeSpec {
+  std::string name;
+  std::uint16_t port = 0;
+  std::map<std::string, std::string> node;  // more [mod_node] settings
+  std::string sections;                     // [peer:...] sections of portal.conf
+  bool web = false;
+  bool cli = false;
+};
+
+class Federation : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/portal-nodecert-XXXXXX";
+    certs_ = ::mkdtemp(tmpl);
+    auto cert = instance::make_self_signed("portal-node-itest");
+    ASSERT_TRUE(cert);
+    std::ofstream(certs_ + "/node.crt") << cert->cert_pem;
+    std::ofstream(certs_ + "/node.key") << cert->key_pem;
+  }
+  static void TearDownTestSuite() { fs::remove_all(certs_); }
+
+  static std::unique_ptr<Instance> node(const NodeSpec& s) {
+    std::map<std::string, std::string> settings = {{"name", s.name},
+                                                   {"federation_key", kFederationKey},
+                                                   {"bind", "127.0.0.1"},
+                                                   {"listen_port", std::to_string(s.port)},
+                                                   {"tls_cert", certs_ + "/node.crt"},
+                                                   {"tls_key", certs_ + "/node.key"},
+                                                   {"assert_identity", "true"},
+                                                   {"ping_interval_ms", "200"},
+                                                   {"dead_after_ms", "1500"},
+                                                   {"reconnect_initial_ms", "200"},
+                                                   {"reconnect_max_ms", "1600"}};
+    for (const auto& [k, v] : s.node) settings[k] = v;
+    auto inst = std::make_unique<Instance>(std::vector<ModuleConf>{});
+    std::vector<ModuleConf> mods = {{"hello", {}}, {"crashy", {}}, {"myapp", {}}, {"node", settings}};
+    if (s.web) mods.push_back({"web", {{"port", "0"}, {"bind", "127.0.0.1"}}});
+    if (s.cli) mods.push_back({"cli", {{"socket", inst->dir() + "/run/cli.sock"}, {"peer_users", "0:root"}}});
+    inst->rewrite_config(mods);
+    inst->set_extra_sections(s.sections);
+    bool started = inst->start();
+    EXPECT_TRUE(started) << inst->log();
+    if (!started) {
+      std::ifstream conf(inst->config_path());
+      ADD_FAILURE() << "portal.conf:\n" << std::string(std::istreambuf_iterator<char>(conf), {});
+    }
+    return inst;
+  }
+
+  // Waits until `inst` lists `peer` with `status` ("ready", ...).
+  static bool wait_peer(Instance& inst, const std::string& peer, const std::string& status = "ready",
+                        std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      auto r = inst.get("/node/resources/peer/" + peer);
+      if (r && r->status == 200 && r->body.find("\nStatus: " + status + "\n") != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  static std::uint16_t web_port(Instance& inst) {
+    auto status = inst.get("/web/resources/status");
+    std::smatch m;
+    if (!status || !std::regex_search(status->body, m, std::regex("Port: ([0-9]+)\n"))) return 0;
+    return static_cast<std::uint16_t>(std::stoi(m[1]));
+  }
+
+  static web::test::Reply http(std::uint16_t port, const std::string& method, const std::string& target,
+                               const std::string& body = {}) {
+    web::test::Client c(port);
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.send(req);
+    auto r = c.read_response();
+    return r ? *r : web::test::Reply{};
+  }
+
+  static std::string certs_;
+};
+std::string Federation::certs_;
+
+// Two nodes: GET, SET and CALL on the other node from ctl, HTTP and the shell; the identity
+// the peer key maps to; a node with another federation key never links.
+TEST_F(Federation, TwoNodesReachEachOtherFromEveryDoor) {
+  const std::uint16_t fport = free_port(), oport = free_port(), o2port = free_port(), xport = free_port();
+  auto factory = node({"factory", fport});
+  ASSERT_TRUE(factory);
+  // office presents root's API key of factory (every test instance has the same root key).
+  auto office = node({"office", oport, {{"peer_keys", std::string("factory:") + kRootKey}},
+                      peer_section("factory", fport), true, true});
+  auto office2 = node({"office2", o2port, {}, peer_section("factory", fport)});
+  ASSERT_TRUE(wait_peer(*office, "factory")) << office->get("/node/resources/peers")->body << office->log();
+  ASSERT_TRUE(wait_peer(*office2, "factory")) << office2->log();
+  EXPECT_TRUE(wait_peer(*factory, "office"));
+
+  auto r = office->get("/node/factory/hello/resources/greeting");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "Hello from Portal!\n");
+  r = office->request(Method::set, "/node/factory/crashy/functions/echo", {}, "set body");
+  EXPECT_EQ(r->body, "set body");
+  r = office->call("/node/factory/crashy/functions/echo", {}, std::string("bin\0ary", 7));
+  EXPECT_EQ(r->body, std::string("bin\0ary", 7));
+  EXPECT_EQ(office->get("/node/factory/no/such/path")->status, 404);
+  EXPECT_EQ(office->get("/node/nobody/core/status")->status, 404);
+  // Both directions on the same link: factory reaches office through the link office dialled.
+  EXPECT_EQ(factory->get("/node/office/hello/resources/greeting")->body, "Hello from Portal!\n");
+
+  // Identity: office acts as factory's root; office2 presents no key and is anonymous there.
+  EXPECT_EQ(office->get("/node/factory/auth/whoami")->body.substr(0, 11), "User: root\n");
+  EXPECT_EQ(office->call("/node/factory/myapp/functions/reset")->status, 200);
+  EXPECT_EQ(office2->get("/node/factory/auth/whoami")->body, "anonymous (not logged in)\n");
+  auto denied = office2->call("/node/factory/myapp/functions/reset");
+  EXPECT_TRUE(denied->status == 401 || denied->status == 403) << denied->status;
+  EXPECT_EQ(office2->get("/node/factory/myapp/resources/counter")->status, 200);
+
+  // HTTP on office.
+  std::uint16_t port = web_port(*office);
+  ASSERT_NE(port, 0);
+  auto h = http(port, "GET", "/api/node/factory/hello/resources/greeting");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "Hello from Portal!\n");
+  EXPECT_EQ(http(port, "PUT", "/api/node/factory/crashy/functions/echo", "over http").body, "over http");
+  EXPECT_EQ(http(port, "POST", "/api/node/factory/crashy/functions/echo", "posted").body, "posted");
+  EXPECT_EQ(http(port, "GET", "/api/node/factory/myapp/resources/counter").status, 200);
+
+  // The shell on office.
+  CliClient cli(office->dir() + "/run/cli.sock");
+  ASSERT_TRUE(cli.connected());
+  ASSERT_TRUE(cli.expect("portal:/> "));
+  std::string out = cli.run("node peers");
+  EXPECT_NE(out.find("NAME"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("factory +127\\.0\\.0\\.1 +" + std::to_string(fport) + " +ready"))) << out;
+  out = cli.run("node status");
+  EXPECT_NE(out.find("Peers: 1 connected, 0 disconnected\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Messages sent: "), std::string::npos) << out;
+  out = cli.run("ping factory");
+  EXPECT_TRUE(std::regex_search(out, std::regex("factory: [0-9.]+ms"))) << out;
+  out = cli.run("cd /node/factory", "portal:/node/factory> ");
+  out = cli.run("get hello/resources/greeting", "portal:/node/factory> ");
+  EXPECT_NE(out.find("Hello from Portal!"), std::string::npos) << out;
+  out = cli.run("ls /node/factory/hello/resources", "portal:/node/factory> ");
+  EXPECT_NE(out.find("greeting"), std::string::npos) << out;
+  out = cli.run("tracert /node/factory/core/status", "portal:/node/factory> ");
+  EXPECT_NE(out.find("hop 1: factory"), std::string::npos) << out;
+  EXPECT_NE(out.find("result: 200"), std::string::npos) << out;
+
+  // Another federation key: the link never comes up, and factory keeps serving office.
+  std::string other_key = std::string(kFederationKey) + "-not-the-same";
+  auto intruder = node({"intruder", xport, {{"federation_key", other_key}}, peer_section("factory", fport)});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(wait_peer(*intruder, "factory", "ready", 100ms));
+  auto peers = factory->get("/node/resources/peers")->body;
+  EXPECT_EQ(peers.find("intruder"), std::string::npos) << peers;
+  EXPECT_EQ(office->get("/node/factory/hello/resources/greeting")->status, 200);
+}
+
+// office -> hub <- factory: factory only dials out. office reaches factory through the hub;
+// without the hub, requests fail fast with 503; after a restart the links come back.
+TEST_F(Federation, HubRelaysAndLinksComeBack) {
+  const std::uint16_t hport = free_port(), fport = free_port(), oport = free_port();
+  auto hub = node({"hub", hport});
+  auto factory = node({"factory", fport, {{"listen", "false"}}, peer_section("hub", hport)});
+  auto office = node({"office", oport, {}, peer_section("hub", hport) + "[peer:factory]\nhub = hub\n"});
+  ASSERT_TRUE(wait_peer(*office, "hub")) << office->log();
+  ASSERT_TRUE(wait_peer(*hub, "factory")) << hub->log() << factory->log();
+
+  auto r = office->get("/node/factory/hello/resources/greeting");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body, "Hello from Portal!\n");
+  r = office->get("/node/functions/trace", {{"path", "/node/factory/core/status"}});
+  EXPECT_TRUE(std::regex_search(r->body, std::regex("hop 1: hub +[0-9.]+ms\n  hop 2: factory +[0-9.]+ms\n"))) << r->body;
+  EXPECT_NE(r->body.find("result: 200"), std::string::npos) << r->body;
+  EXPECT_NE(hub->get("/node/resources/status")->body.find("Relayed: "), std::string::npos);
+
+  hub->kill_tree();
+  ASSERT_TRUE(wait_peer(*office, "hub", "backoff", 5s)) << office->get("/node/resources/peer/hub")->body;
+  auto t0 = Clock::now();
+  r = office->get("/node/factory/hello/resources/greeting");
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_LT(Clock::now() - t0, 1s);
+  // The redials back off: 200 ms, 400 ms, 800 ms, then 1600 ms (each drawn from its upper
+  // half), so within 2 s there are 2 or 3 failed attempts, not dozens.
+  std::this_thread::sleep_for(2s);
+  auto failures = [&] {
+    std::smatch m;
+    std::string detail = office->get("/node/resources/peer/hub")->body;
+    return std::regex_search(detail, m, std::regex("Connect failures: ([0-9]+)")) ? std::stoi(m[1]) : -1;
+  };
+  int failed = failures();
+  EXPECT_GE(failed, 2);
+  EXPECT_LE(failed, 4);
+  EXPECT_NE(office->get("/node/resources/peer/hub")->body.find("Next attempt in: "), std::string::npos);
+
+  ASSERT_TRUE(hub->start()) << hub->log();
+  EXPECT_TRUE(wait_peer(*office, "hub", "ready", 20s)) << office->get("/node/resources/peer/hub")->body;
+  EXPECT_TRUE(wait_peer(*hub, "factory", "ready", 20s));
+  EXPECT_EQ(office->get("/node/factory/hello/resources/greeting")->status, 200);
+}
+
+// A -> B -> C -> A for a node nobody has: every relay passes it on once, and it is dropped
+// at the hop limit (C allows one hop) or where it comes back (the visited list).
+TEST_F(Federation, LoopsAreDroppedAtTheHopLimitOrTheVisitedList) {
+  const std::uint16_t pa = free_port(), pb = free_port(), pc = free_port();
+  auto a = node({"a", pa, {}, peer_section("b", pb) + "[peer:ghost]\nhub = b\n"});
+  auto b = node({"b", pb, {}, peer_section("c", pc) + "[peer:ghost]\nhub = c\n"});
+  auto c = node({"c", pc, {{"max_hops", "1"}}, peer_section("a", pa) + "[peer:ghost]\nhub = a\n"});
+  ASSERT_TRUE(wait_peer(*a, "b") && wait_peer(*b, "c") && wait_peer(*c, "a"));
+  auto relayed = [](Instance& n) {
+    std::smatch m;
+    std::string body = n.get("/node/resources/status")->body;
+    return std::regex_search(body, m, std::regex("Relayed: ([0-9]+)")) ? std::stoi(m[1]) : -1;
+  };
+  auto r = a->get("/node/ghost/core/status");
+  EXPECT_EQ(r->status, 508);
+  EXPECT_EQ(r->body, "Hop limit reached (1)\n");
+  EXPECT_EQ(relayed(*b), 1);
+  EXPECT_EQ(relayed(*c), 0);
+  r = b->get("/node/ghost/core/status");  // b -> c -> a -> (b: visited)
+  EXPECT_EQ(r->status, 508);
+  EXPECT_NE(r->body.find("Loop detected"), std::string::npos) << r->body;
+  EXPECT_EQ(relayed(*c), 1);
+  EXPECT_EQ(relayed(*a), 1);
+  EXPECT_EQ(relayed(*b), 1);
+}
+
+// Hostile bytes at the federation port of a running node: each connection is closed, the
+// node keeps serving its links.
+TEST_F(Federation, HostileConnectionsAreClosedAndTheNodeKeepsServing) {
+  const std::uint16_t fport = free_port(), oport = free_port();
+  auto factory = node({"factory", fport});
+  auto office = node({"office", oport, {}, peer_section("factory", fport)});
+  ASSERT_TRUE(wait_peer(*office, "factory"));
+  auto closed_soon = [](web::test::Client& c) {
+    char b;
+    timeval tv{8, 0};
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (;;) {
+      ssize_t n = ::recv(c.fd(), &b, 1, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  };
+  {  // not TLS at all
+    web::test::Client c(fport);
+    c.send("GET / HTTP/1.1\r\n\r\nPRT\0garbage garbage garbage");
+    EXPECT_TRUE(closed_soon(c));
+  }
+  for (std::string frame : {std::string("garbage before the magic"),
+                            std::string("PRT\0\0\2\5\xff\xff\xff\xff", 11),  // a 4 GiB AUTH_RESPONSE
+                            std::string("PRT\0\0\2\1\0\0\0\4abcd", 15)}) {   // a request before authentication
+    web::test::TlsClient c(fport);
+    ASSERT_TRUE(c.handshake_ok());
+    c.send(frame);
+    EXPECT_TRUE(closed_soon(c)) << frame.size();
+  }
+  // 200 connections that never authenticate: refused or closed at the deadline; the link
+  // that is up keeps working meanwhile.
+  std::vector<std::unique_ptr<web::test::Client>> flood;
+  for (int i = 0; i < 200; ++i) flood.push_back(std::make_unique<web::test::Client>(fport));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(office->get("/node/factory/hello/resources/greeting")->status, 200);
+  int closed = 0;
+  for (auto& c : flood) closed += closed_soon(*c);
+  EXPECT_EQ(closed, 200);
+  EXPECT_EQ(office->get("/node/factory/hello/resources/greeting")->status, 200);
+  EXPECT_TRUE(process_alive(factory->router_pid()));
+}
+
+// A stalled peer (its processes stopped) fills only its own link: requests to it end in 503
+// or 504, requests to another peer keep being answered meanwhile.
+TEST_F(Federation, AStalledPeerDoesNotHoldUpTheOthers) {
+  const std::uint16_t fport = free_port(), sport = free_port(), oport = free_port();
+  auto factory = node({"factory", fport});
+  auto slow = node({"slow", sport});
+  auto office = node({"office", oport, {{"request_timeout_ms", "3000"}},
+                      peer_section("factory", fport) + peer_section("slow", sport), true});
+  ASSERT_TRUE(wait_peer(*office, "factory") && wait_peer(*office, "slow"));
+  std::vector<pid_t> stopped{slow->portald_pid()};
+  for (std::size_t i = 0; i < stopped.size(); ++i)
+    for (pid_t c : children_of(stopped[i])) stopped.push_back(c);
+  for (pid_t p : stopped) ::kill(p, SIGSTOP);
+  std::uint16_t port = web_port(*office);
+  std::vector<std::future<int>> to_slow;
+  for (int i = 0; i < 64; ++i)
+    to_slow.push_back(std::async(std::launch::async, [port] {
+      return http(port, "GET", "/api/node/slow/hello/resources/greeting").status;
+    }));
+  for (int i = 0; i < 50; ++i) {
+    auto t0 = Clock::now();
+    auto r = http(port, "GET", "/api/node/factory/hello/resources/greeting");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, 1s);  // not stuck behind the stalled peer
+  }
+  for (auto& f : to_slow) {
+    int s = f.get();
+    EXPECT_TRUE(s == 503 || s == 504) << s;
+  }
+  for (pid_t p : stopped) ::kill(p, SIGCONT);
+  EXPECT_TRUE(wait_peer(*office, "slow", "ready", 20s));
+}
+
+}  // namespace
+}  // namespace portal::itest
