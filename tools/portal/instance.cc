@@ -91,10 +91,16 @@ std::vector<ModuleFile> module_files(const Layout& l, const Created& c, const st
        "bind = 127.0.0.1\nport = " + std::to_string(c.http_port) + "\ntls_port = " + std::to_string(c.https_port) +
            "\ncert_file = " + certs + "/server.crt\nkey_file = " + certs + "/server.key\n"},
       {"node", false,
-       "name = " + l.name + "\nlisten_port = " + std::to_string(c.node_port) + "\nfederation_key = " +
-           federation_key + "\ntls = true\ntls_cert = " + certs + "/server.crt\ntls_key = " + certs +
-           "/server.key\n\n# Peers (or in portal.conf):\n# [peer:factory]\n# host = 10.0.0.2\n# port = 9090\n"
-           "# auto_connect = true\n"},
+       "name = " + l.name + "\nlisten_port = " + std::to_string(c.node_port) + "\n# Every node of a network holds "
+       "the same key (at least 32 bytes); keep it secret.\nfederation_key = " + federation_key +
+           "\ntls = true\ntls_cert = " + certs + "/server.crt\ntls_key = " + certs +
+           "/server.key\n# Verify the other nodes' certificates against a CA:\n# tls_ca = /etc/portal/ca.crt\n"
+           "# Requests from peers run here as the user whose API key they present (peer_keys on their side):\n"
+           "assert_identity = true\n\n"
+           "# Peers (here or in portal.conf):\n# [peer:factory]\n# host = 10.0.0.2\n# port = 9090\n"
+           "# auto_connect = true\n# key = <API key of a user on factory: our identity there>\n"
+           "#\n# A peer reached through a hub (no host, or when the direct link is down):\n# [peer:plant]\n"
+           "# hub = factory\n"},
       {"config_sqlite", true, "storage_provider = sqlite\ndatabase = " + l.lib_dir() + "/data/portal.db\n"},
       {"config_psql", false,
        "storage_provider = psql\nhost = /var/run/postgresql\nport = 5432\nuser = portal\ndatabase = portal_conf\n"},

@@ -76,7 +76,11 @@ TEST_F(PortalCommand, CreateWritesAPrivateCompleteInstance) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(read(l.etc_dir() + "/groups/admin.conf").find("description = Administrators"), std::string::npos);
   EXPECT_NE(read(l.modules_dir() + "/mod_web.conf").find("bind = 127.0.0.1"), std::string::npos);
-  EXPECT_NE(read(l.modules_dir() + "/mod_node.conf").find("# [peer:"), std::string::npos);
+  const std::string node = read(l.modules_dir() + "/mod_node.conf");
+  EXPECT_NE(node.find("# [peer:factory]\n# host = "), std::string::npos) << node;
+  EXPECT_NE(node.find("# hub = factory\n"), std::string::npos) << node;
+  EXPECT_NE(node.find("\nassert_identity = true\n"), std::string::npos) << node;
+  EXPECT_NE(node.find("\nenabled = false\n"), std::string::npos) << node;
   std::string unit = read(l.unit_file());
   EXPECT_NE(unit.find("Type=notify"), std::string::npos);
   EXPECT_NE(unit.find("NoNewPrivileges=yes"), std::string::npos);
