@@ -103,14 +103,13 @@ Status read_peer_keys(const Core& core, NodeConfig& cfg) {
 }
 
 Status check_peers(NodeConfig& cfg) {
-  std::string default_key;
   for (auto& [name, p] : cfg.peers) {
     if (name == cfg.name) return make_error(kFatalConfig, "[peer:" + name + "] is this node's own name");
     if (!p.hub.empty()) {
       if (p.hub == name) return make_error(kFatalConfig, "[peer:" + name + "] hub: a peer cannot be its own hub");
       if (!valid_node_name(p.hub)) return make_error(kFatalConfig, "[peer:" + name + "] hub: invalid node name");
     }
-    if (p.host.empty() && p.hub.empty()) p.auto_connect = false;  // it dials us, or nothing reaches it
+    if (p.host.empty()) p.auto_connect = false;  // it dials us, or is reached through its hub
   }
   return {};
 }

@@ -346,5 +346,51 @@ TEST_F(Federation, AStalledPeerDoesNotHoldUpTheOthers) {
   EXPECT_TRUE(wait_peer(*office, "slow", "ready", 20s));
 }
 
+// Hundreds of failed dials and twenty lost links leave no descriptors or memory behind in
+// the node worker.
+TEST_F(Federation, RedialsAndLostLinksLeakNothing) {
+  const std::uint16_t fport = free_port(), oport = free_port(), nobody = free_port();
+  auto factory = node({"factory", fport});
+  auto office = node({"office", oport, {{"reconnect_initial_ms", "10"}, {"reconnect_max_ms", "20"}},
+                      peer_section("factory", fport) + peer_section("nobody", nobody)});
+  ASSERT_TRUE(wait_peer(*office, "factory"));
+  const int pid = office->module_pid("node");
+  ASSERT_GT(pid, 0);
+  auto fds = [pid] {
+    int n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+    return n;
+  };
+  auto rss_kb = [pid] {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1L;
+  };
+  auto attempts = [&] {
+    std::smatch m;
+    std::string body = office->get("/node/resources/peer/nobody")->body;
+    return std::regex_search(body, m, std::regex("Connect attempts: ([0-9]+)")) ? std::stol(m[1]) : -1L;
+  };
+  std::this_thread::sleep_for(1s);  // warm up: allocator pools, the first few hundred dials
+  const int fd0 = fds();
+  const long rss0 = rss_kb(), tries0 = attempts();
+  for (int i = 0; i < 20; ++i) {
+    auto r = factory->admin(Method::call, "/core/modules/node", {{"action", "restart"}});
+    ASSERT_TRUE(r && r->status == 200);
+    ASSERT_TRUE(factory->wait_ready("node"));
+    ASSERT_TRUE(wait_peer(*office, "factory", "ready", 10s)) << office->get("/node/resources/peer/factory")->body;
+  }
+  std::this_thread::sleep_for(1s);
+  EXPECT_GT(attempts() - tries0, 100);
+  std::smatch m;
+  auto detail = office->get("/node/resources/peer/factory")->body;
+  ASSERT_TRUE(std::regex_search(detail, m, std::regex("Connect attempts: ([0-9]+)"))) << detail;
+  EXPECT_GT(std::stoi(m[1]), 20) << detail;  // every restart cost office its link
+  EXPECT_EQ(office->get("/node/factory/hello/resources/greeting")->status, 200);
+  EXPECT_LE(fds(), fd0 + 2);
+  EXPECT_LT(rss_kb() - rss0, 4096) << "kB";
+}
+
 }  // namespace
 }  // namespace portal::itest
