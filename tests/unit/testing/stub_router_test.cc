@@ -76,6 +76,35 @@ TEST(StubRouter, ExceptionsBecome500) {
   EXPECT_EQ(r.body, "boom");
 }
 
+// An asynchronous handler answers from the event loop (a send_async callback here): the
+// stub's request() polls io() until the Reply comes; a dropped Reply is a 500.
+TEST(StubRouter, AsyncHandlersAnswerThroughTheirReply) {
+  StubRouter stub("m");
+  stub.on_send("/other/x", [](const Message&) { return respond(status::ok, "from elsewhere"); });
+  auto m = std::make_unique<TestModule>();
+  m->on_load = [](Core& core) {
+    Status s = core.register_path_async({.path = "/m/later"}, [&core](const Message&, Reply reply) {
+      core.send_async(make_message(Method::get, "/other/x"),
+                      [reply](Response r) { reply(respond(status::accepted, "later: " + r.body)); });
+    });
+    if (!s) return s;
+    return core.register_path_async({.path = "/m/drop"}, [](const Message&, Reply) {});
+  };
+  ASSERT_TRUE(stub.load(std::move(m)));
+  Response r = stub.request(Method::get, "/m/later");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "later: from elsewhere");
+  EXPECT_EQ(stub.request(Method::get, "/m/drop").status, 500);
+  EXPECT_TRUE(stub.path("/m/later").has_value());
+}
+
+TEST(StubRouter, ConfigKeysListsEverySettingSorted) {
+  StubRouter stub;
+  stub.set_config("peer:b.host", "x");
+  stub.set_config("a", "1");
+  EXPECT_EQ(stub.config_keys(), (std::vector<std::string>{"a", "peer:b.host"}));
+}
+
 TEST(StubRouter, RegistrationRulesMatchTheRealHosts) {
   StubRouter stub;
   auto m = std::make_unique<TestModule>();
