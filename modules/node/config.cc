@@ -105,6 +105,8 @@ Status read_peer_keys(const Core& core, NodeConfig& cfg) {
 Status check_peers(NodeConfig& cfg) {
   for (auto& [name, p] : cfg.peers) {
     if (name == cfg.name) return make_error(kFatalConfig, "[peer:" + name + "] is this node's own name");
+    if (name == "resources" || name == "functions" || name == "cli")
+      return make_error(kFatalConfig, "[peer:" + name + "]: the name is taken by /node/" + name + "/");
     if (!p.hub.empty()) {
       if (p.hub == name) return make_error(kFatalConfig, "[peer:" + name + "] hub: a peer cannot be its own hub");
       if (!valid_node_name(p.hub)) return make_error(kFatalConfig, "[peer:" + name + "] hub: invalid node name");

@@ -6,8 +6,11 @@
 #
 #   office --TLS--> factory          direct path
 #   office --TLS--> hub <--TLS-- plant   plant only dials the hub; office reaches it via the hub
+#   office --TLS--> slow             stopped (SIGSTOP) for the isolation figure
 #
 # and drives office's web module with wrk. Prints the median of RUNS runs of each figure.
+# Isolation: office -> factory p99 at 16 connections, alone and while 64 clients wait on
+# requests to `slow`, whose processes are stopped (a peer that reads nothing at all).
 # Usage: tools/bench/node.sh [RUNS=3] [SECONDS=10]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +19,7 @@ runs=${1:-3} secs=${2:-10}
 command -v wrk >/dev/null || { echo "node.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 portal="$build/tools/portal"
 prefix=$(mktemp -d /tmp/portal-nodebench-XXXXXX)
-nodes=(office factory hub plant)
+nodes=(office factory hub plant slow)
 cleanup() {
   for n in "${nodes[@]}"; do "$portal" --prefix "$prefix" -D "$n" >/dev/null 2>&1 || true; done
   rm -rf "$prefix"
@@ -40,8 +43,9 @@ configure() {  # name, extra [mod_node] line, peer sections...
   printf '%s\n' "$@" >>"$conf"
 }
 peer() { printf '[peer:%s]\nhost = 127.0.0.1\nport = %s\n' "$1" "${port[$1]}"; }
-configure office "" "$(peer factory)" "$(peer hub)" $'[peer:plant]\nhub = hub'
+configure office "" "$(peer factory)" "$(peer hub)" "$(peer slow)" $'[peer:plant]\nhub = hub'
 configure factory ""
+configure slow ""
 configure hub ""
 configure plant "listen = false" "$(peer hub)"
 
@@ -95,3 +99,25 @@ for n in "${nodes[@]}"; do
 done
 status=$(curl -s -o /dev/null -w '%{http_code}' "$url/plant/core/status")
 echo "256 connections: $alive of ${#nodes[@]} nodes running afterwards; office -> hub -> plant answers $status"
+
+# Isolation: a stopped peer with 64 clients waiting on it must not slow office -> factory.
+tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); done; }
+alone=() beside=()
+slow_pid=$(cat "$prefix/var/run/portal-slow/portald.pid")
+for _ in $(seq "$runs"); do
+  alone+=("$(run_wrk 2 16 /factory/core/status)")
+  kill -STOP $(tree "$slow_pid")
+  waiting=()
+  for _ in $(seq 64); do
+    (while :; do curl -s -m 10 -o /dev/null "$url/slow/core/status"; sleep 0.5; done) &
+    waiting+=($!)
+  done
+  sleep 1
+  beside+=("$(run_wrk 2 16 /factory/core/status)")
+  kill "${waiting[@]}" 2>/dev/null || true
+  wait "${waiting[@]}" 2>/dev/null || true
+  kill -CONT $(tree "$slow_pid")
+  sleep 2
+done
+a99=$(printf '%s\n' "${alone[@]}" | awk '{print $3}' | median) b99=$(printf '%s\n' "${beside[@]}" | awk '{print $3}' | median)
+echo "stalled peer: office -> factory p99 at 16 connections $a99 ms alone, $b99 ms with 64 clients waiting on the stopped peer ($(awk -v a="$a99" -v b="$b99" 'BEGIN{printf "%+.0f%%", (b-a)/a*100}'))"

@@ -83,6 +83,17 @@ TEST_F(NodeConfigTest, PeerSectionMistakes) {
     other.set_config("federation_key", kKey);
     other.set_config("tls_cert", "c");
     other.set_config("tls_key", "k");
+    other.set_config("peer:resources.host", "127.0.0.1");
+    auto c = parse_config(other);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("taken by /node/resources/"), std::string::npos);
+  }
+  {
+    testing::StubRouter other{"node"};
+    other.set_config("name", "office");
+    other.set_config("federation_key", kKey);
+    other.set_config("tls_cert", "c");
+    other.set_config("tls_key", "k");
     other.set_config("peer:loop.hub", "loop");
     auto c = parse_config(other);
     ASSERT_FALSE(c.ok());
