@@ -88,8 +88,8 @@ Plan plan_request(const Settings& settings, HttpRequest& req, const std::string&
   return p;
 }
 
-HttpResponse build_response(const Settings& settings, const Response& r, std::string_view path, bool json,
-                            bool head, bool keep_alive) {
+HttpResponse build_response(const Settings& settings, Response&& r, std::string_view path, bool json, bool head,
+                            bool keep_alive) {
   const int code = (r.status >= 100 && r.status <= 999) ? r.status : status::internal_error;
   HttpResponse res;
   res.version(11);
@@ -99,9 +99,9 @@ HttpResponse build_response(const Settings& settings, const Response& r, std::st
     res.body() = render_json(code, r.body);
     res.set(http::field::content_type, "application/json; charset=utf-8");
   } else {
-    res.body() = r.body;
     const std::string_view ct = content_type(path, r.body);
     res.set(http::field::content_type, boost::beast::string_view(ct.data(), ct.size()));
+    res.body() = std::move(r.body);
   }
   for (const Header& h : r.headers) {
     // Only the headers a module may set for HTTP; the rest stay Portal-internal.
@@ -125,8 +125,23 @@ HttpResponse build_response(const Settings& settings, const Response& r, std::st
 }
 
 HttpResponse error_response(const Settings& settings, int status, std::string body) {
-  HttpResponse res = build_response(settings, respond(status, std::move(body)), {}, false, false, false);
-  return res;
+  return build_response(settings, respond(status, std::move(body)), {}, false, false, false);
+}
+
+void write_head(const HttpResponse& res, std::string& out) {
+  const std::string_view reason(res.reason().data(), res.reason().size());
+  out.assign("HTTP/1.1 ");
+  out += std::to_string(res.result_int());
+  out += ' ';
+  out += reason;
+  out += "\r\n";
+  for (const auto& f : res) {
+    out.append(f.name_string().data(), f.name_string().size());
+    out += ": ";
+    out.append(f.value().data(), f.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
 }
 
 }  // namespace portal::web

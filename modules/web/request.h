@@ -34,11 +34,16 @@ struct Plan {
 Plan plan_request(const Settings& settings, HttpRequest& req, const std::string& source);
 
 // The HTTP response for a Portal response to `path` (Content-Type by COMPAT.md 3.1 rules,
-// JSON mode, CORS header, Connection).
-HttpResponse build_response(const Settings& settings, const Response& r, std::string_view path, bool json,
-                            bool head, bool keep_alive);
+// JSON mode, CORS header, Connection). The body is moved out of `r`.
+HttpResponse build_response(const Settings& settings, Response&& r, std::string_view path, bool json, bool head,
+                            bool keep_alive);
 
 // An error answer of the server itself (400, 413, 414, 431...): text/plain, then close.
 HttpResponse error_response(const Settings& settings, int status, std::string body);
+
+// Replaces `out` with the status line and header fields of `res`, byte for byte what
+// Beast's serializer writes before the body. Beast's generic serializer walks a chain of
+// buffer views for every response; this is one append per field.
+void write_head(const HttpResponse& res, std::string& out);
 
 }  // namespace portal::web

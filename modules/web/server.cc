@@ -105,13 +105,13 @@ Status Server::listen(Acceptor& acceptor, std::uint16_t port, std::uint16_t& bou
 
 void Server::accept_next(Acceptor& acceptor, bool tls) {
   if (closed_) return;
-  acceptor.async_accept([self = shared_from_this(), token = TrackToken(shared_), &acceptor, tls](
-                            const boost::system::error_code& ec, tcp::socket socket) mutable {
+  acceptor.async_accept(shared_->io, [self = shared_from_this(), token = TrackToken(shared_), &acceptor, tls](
+                                         const boost::system::error_code& ec, LoopSocket socket) mutable {
     self->on_accept(ec, std::move(socket), acceptor, tls);
   });
 }
 
-void Server::on_accept(const boost::system::error_code& ec, tcp::socket socket, Acceptor& acceptor, bool tls) {
+void Server::on_accept(const boost::system::error_code& ec, LoopSocket socket, Acceptor& acceptor, bool tls) {
   shared_->note_io_thread();
   if (closed_ || ec == boost::asio::error::operation_aborted) return;
   const auto now = std::chrono::steady_clock::now();

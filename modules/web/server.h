@@ -39,8 +39,7 @@ class Server : public std::enable_shared_from_this<Server> {
 
   Status listen(Acceptor& acceptor, std::uint16_t port, std::uint16_t& bound, const char* what);
   void accept_next(Acceptor& acceptor, bool tls);
-  void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket, Acceptor& acceptor,
-                 bool tls);
+  void on_accept(const boost::system::error_code& ec, LoopSocket socket, Acceptor& acceptor, bool tls);
   void close_on_io();
 
   std::shared_ptr<ServerShared> shared_;

@@ -34,8 +34,7 @@ bool is_http_error(const error_code& ec) {
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(std::shared_ptr<ServerShared> shared, boost::asio::ip::tcp::socket sock,
-                         std::uint64_t serial)
+Session<Stream>::Session(std::shared_ptr<ServerShared> shared, LoopSocket sock, std::uint64_t serial)
     : shared_(std::move(shared)),
       token_(shared_),
       stream_([&]() -> Stream {
@@ -217,9 +216,10 @@ void Session<Stream>::dispatch() {
       return subscribe(std::move(plan.pattern), std::move(plan.message.ctx.credentials));
     case Plan::Kind::forward: {
       std::string path = plan.message.path;
-      shared_->core.send_async(std::move(plan.message), [self, path = std::move(path)](Response r) {
-        self->shared_->run_on_io(
-            [self, path, r = std::move(r)]() mutable { self->on_response(std::move(r), std::move(path)); });
+      shared_->core.send_async(std::move(plan.message), [self, path = std::move(path)](Response r) mutable {
+        self->shared_->run_on_io([self, path = std::move(path), r = std::move(r)]() mutable {
+          self->on_response(std::move(r), std::move(path));
+        });
       });
       return;
     }
@@ -235,17 +235,23 @@ void Session<Stream>::on_index(Response r) {
 template <class Stream>
 void Session<Stream>::on_response(Response r, std::string path) {
   if (closed_) return;
-  send(build_response(shared_->settings, r, path, json_, head_, keep_alive_));
+  send(build_response(shared_->settings, std::move(r), path, json_, head_, keep_alive_));
 }
 
+// The head goes into a buffer the session keeps (its capacity serves every response of the
+// connection); head and body leave in one write.
 template <class Stream>
 void Session<Stream>::send(HttpResponse res) {
   out_.emplace(std::move(res));
   const bool keep_alive = out_->keep_alive();
+  write_head(*out_, head_text_);
   expire_after(shared_->settings.idle_timeout);
-  http::async_write(stream_, *out_, [self = this->shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
-    self->on_sent(ec, keep_alive);
-  });
+  const std::array<boost::asio::const_buffer, 2> bufs{boost::asio::buffer(head_text_),
+                                                      boost::asio::buffer(out_->body())};
+  boost::asio::async_write(stream_, bufs,
+                           [self = this->shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                             self->on_sent(ec, keep_alive);
+                           });
 }
 
 template <class Stream>

@@ -1,9 +1,11 @@
-// One HTTP client connection, plain or TLS (Stream = a tcp_stream or an ssl_stream over one).
+// One HTTP client connection, plain or TLS (Stream = a Beast basic_stream on the event loop's
+// executor, or an ssl_stream over one).
 // Requests are read and answered one at a time, so pipelined requests are answered in
 // order; a request that subscribes to events turns the connection into an event stream.
 // Everything runs on the module's event loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -14,7 +16,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -23,13 +25,13 @@
 
 namespace portal::web {
 
-using PlainStream = boost::beast::tcp_stream;
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using PlainStream = boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+using TlsStream = boost::beast::ssl_stream<PlainStream>;
 
 template <class Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<ServerShared> shared, boost::asio::ip::tcp::socket socket, std::uint64_t serial);
+  Session(std::shared_ptr<ServerShared> shared, LoopSocket socket, std::uint64_t serial);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -76,6 +78,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   std::optional<HttpResponse> out_;
+  std::string head_text_;  // status line and fields of out_
   bool json_ = false;
   bool head_ = false;
   bool keep_alive_ = true;
