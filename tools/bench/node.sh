@@ -107,15 +107,32 @@ slow_pid=$(cat "$prefix/var/run/portal-slow/portald.pid")
 for _ in $(seq "$runs"); do
   alone+=("$(run_wrk 2 16 /factory/core/status)")
   kill -STOP $(tree "$slow_pid")
-  waiting=()
-  for _ in $(seq 64); do
-    (while :; do curl -s -m 10 -o /dev/null "$url/slow/core/status"; sleep 0.5; done) &
-    waiting+=($!)
-  done
+  # 64 keep-alive clients, each asking the stopped peer again half a second after every
+  # answer (one light process, so the load is the stalled peer's and not the client's).
+  python3 - "$web" <<'PY' &
+import asyncio, sys
+port = int(sys.argv[1])
+async def client():
+    while True:
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            while True:
+                w.write(b"GET /api/node/slow/core/status HTTP/1.1\r\nHost: x\r\n\r\n")
+                head = await r.readuntil(b"\r\n\r\n")
+                n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                await r.readexactly(n[0] if n else 0)
+                await asyncio.sleep(0.5)
+        except Exception:
+            await asyncio.sleep(0.5)
+async def main():
+    await asyncio.gather(*(client() for _ in range(64)))
+asyncio.run(main())
+PY
+  waiting=$!
   sleep 1
   beside+=("$(run_wrk 2 16 /factory/core/status)")
-  kill "${waiting[@]}" 2>/dev/null || true
-  wait "${waiting[@]}" 2>/dev/null || true
+  kill "$waiting" 2>/dev/null || true
+  wait "$waiting" 2>/dev/null || true
   kill -CONT $(tree "$slow_pid")
   sleep 2
 done
