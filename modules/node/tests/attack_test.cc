@@ -32,17 +32,22 @@ class AttackTest : public LinkFixture {
     EXPECT_TRUE(peer.wait_closed(3s, &extra));
     EXPECT_TRUE(extra.empty());
   }
+  // A hand-driven client that authenticated with the right key (null when that failed).
+  std::unique_ptr<RawPeer> authenticated_peer() {
+    listen();
+    auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+    if (!peer) return nullptr;
+    auto answer = authenticate(*peer);
+    if (!answer || answer->status() != 200u) return nullptr;
+    return peer;
+  }
 };
 
 TEST_F(AttackTest, HonestRawClientIsAccepted) {
   // The hand-made client used below is right when it has the key: the attacks fail for
   // their own reason, not because the test client is broken.
-  listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = authenticated_peer();
   ASSERT_TRUE(peer);
-  auto answer = authenticate(*peer);
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status(), 200u);
   ASSERT_TRUE(wait_until([&] { return server_.ups() == 1; }));
   EXPECT_EQ(server_.link()->peer_name(), "raw");
 }
@@ -195,12 +200,8 @@ TEST_F(AttackTest, FourGiBLengthBeforeAuthenticationCloses) {
 }
 
 TEST_F(AttackTest, FourGiBLengthAfterAuthenticationCloses) {
-  listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = authenticated_peer();
   ASSERT_TRUE(peer);
-  auto answer = authenticate(*peer);
-  ASSERT_TRUE(answer);
-  ASSERT_EQ(answer->status(), 200u);
   ASSERT_TRUE(peer->write(header(0x01, 0xffffffffu)));
   EXPECT_TRUE(peer->wait_closed());
   ASSERT_TRUE(wait_until([&] { return server_.downs() == 1; }));
