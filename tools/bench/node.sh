@@ -6,11 +6,12 @@
 #
 #   office --TLS--> factory          direct path
 #   office --TLS--> hub <--TLS-- plant   plant only dials the hub; office reaches it via the hub
-#   office --TLS--> slow             stopped (SIGSTOP) for the isolation figure
+#   office --TLS--> proxy --> slow   the proxy passes office's bytes at 1 KiB/s: a peer
+#                                    that reads 1 KiB/s, for the isolation figure
 #
 # and drives office's web module with wrk. Prints the median of RUNS runs of each figure.
-# Isolation: office -> factory p99 at 16 connections, alone and while 64 clients wait on
-# requests to `slow`, whose processes are stopped (a peer that reads nothing at all).
+# Isolation: office -> factory p99 at 16 connections, alone and while 64 clients keep
+# requests waiting on `slow`, which reads 1 KiB/s.
 # Usage: tools/bench/node.sh [RUNS=3] [SECONDS=10]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,6 +22,7 @@ portal="$build/tools/portal"
 prefix=$(mktemp -d /tmp/portal-nodebench-XXXXXX)
 nodes=(office factory hub plant slow)
 cleanup() {
+  if [[ -n ${proxy:-} ]]; then kill "$proxy" 2>/dev/null || true; fi
   for n in "${nodes[@]}"; do "$portal" --prefix "$prefix" -D "$n" >/dev/null 2>&1 || true; done
   rm -rf "$prefix"
 }
@@ -43,7 +45,38 @@ configure() {  # name, extra [mod_node] line, peer sections...
   printf '%s\n' "$@" >>"$conf"
 }
 peer() { printf '[peer:%s]\nhost = 127.0.0.1\nport = %s\n' "$1" "${port[$1]}"; }
-configure office "" "$(peer factory)" "$(peer hub)" "$(peer slow)" $'[peer:plant]\nhub = hub'
+# office reaches slow through a local TCP proxy that forwards office's bytes at 1 KiB/s
+# (the other direction at full speed): to office, slow is a peer that reads 1 KiB/s.
+proxy_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$proxy_port" "${port[slow]}" 1024 <<'PY' &
+import asyncio, sys
+listen, target, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+async def pipe(r, w, rate):
+    try:
+        while data := await r.read(rate or 65536):
+            w.write(data)
+            await w.drain()
+            if rate:
+                await asyncio.sleep(len(data) / rate)
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def handle(cr, cw):
+    try:
+        sr, sw = await asyncio.open_connection("127.0.0.1", target)
+    except Exception:
+        cw.close()
+        return
+    await asyncio.gather(pipe(cr, sw, rate), pipe(sr, cw, 0))
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", listen)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+PY
+proxy=$!
+configure office "" "$(peer factory)" "$(peer hub)" $'[peer:slow]\nhost = 127.0.0.1\nport = '"$proxy_port" $'[peer:plant]\nhub = hub'
 configure factory ""
 configure slow ""
 configure hub ""
@@ -100,15 +133,13 @@ done
 status=$(curl -s -o /dev/null -w '%{http_code}' "$url/plant/core/status")
 echo "256 connections: $alive of ${#nodes[@]} nodes running afterwards; office -> hub -> plant answers $status"
 
-# Isolation: a stopped peer with 64 clients waiting on it must not slow office -> factory.
-tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); done; }
+# Isolation: 64 clients keep requests waiting on the peer that reads 1 KiB/s; office ->
+# factory must not notice.
 alone=() beside=()
-slow_pid=$(cat "$prefix/var/run/portal-slow/portald.pid")
 for _ in $(seq "$runs"); do
   alone+=("$(run_wrk 2 16 /factory/core/status)")
-  kill -STOP $(tree "$slow_pid")
-  # 64 keep-alive clients, each asking the stopped peer again half a second after every
-  # answer (one light process, so the load is the stalled peer's and not the client's).
+  # 64 keep-alive clients, each asking slow again half a second after every answer (one
+  # light process, so the load is the slow peer's and not the clients').
   python3 - "$web" <<'PY' &
 import asyncio, sys
 port = int(sys.argv[1])
@@ -129,12 +160,11 @@ async def main():
 asyncio.run(main())
 PY
   waiting=$!
-  sleep 1
+  sleep 2
   beside+=("$(run_wrk 2 16 /factory/core/status)")
   kill "$waiting" 2>/dev/null || true
   wait "$waiting" 2>/dev/null || true
-  kill -CONT $(tree "$slow_pid")
-  sleep 2
 done
 a99=$(printf '%s\n' "${alone[@]}" | awk '{print $3}' | median) b99=$(printf '%s\n' "${beside[@]}" | awk '{print $3}' | median)
-echo "stalled peer: office -> factory p99 at 16 connections $a99 ms alone, $b99 ms with 64 clients waiting on the stopped peer ($(awk -v a="$a99" -v b="$b99" 'BEGIN{printf "%+.0f%%", (b-a)/a*100}'))"
+slow_state=$(curl -s "http://127.0.0.1:$web/api/node/resources/peer/slow" | sed -n 's/^Status: //p')
+echo "slow peer (reads 1 KiB/s, link $slow_state): office -> factory p99 at 16 connections $a99 ms alone, $b99 ms with 64 clients waiting on it ($(awk -v a="$a99" -v b="$b99" 'BEGIN{printf "%+.0f%%", (b-a)/a*100}'))"
