@@ -185,6 +185,11 @@ TEST_F(Federation, TwoNodesReachEachOtherFromEveryDoor) {
   out = cli.run("cd /node/factory", "portal:/node/factory> ");
   out = cli.run("get hello/resources/greeting", "portal:/node/factory> ");
   EXPECT_NE(out.find("Hello from Portal!"), std::string::npos) << out;
+  out = cli.run("set /node/factory/crashy/functions/echo typed in the shell", "portal:/node/factory> ");
+  EXPECT_NE(out.find("typed in the shell"), std::string::npos) << out;
+  // A query makes it a CALL with headers; factory answers its own node name to office's root.
+  out = cli.run("get core/config/get?module=node&key=name", "portal:/node/factory> ");
+  EXPECT_NE(out.find("factory"), std::string::npos) << out;
   out = cli.run("ls /node/factory/hello/resources", "portal:/node/factory> ");
   EXPECT_NE(out.find("greeting"), std::string::npos) << out;
   out = cli.run("tracert /node/factory/core/status", "portal:/node/factory> ");
@@ -207,7 +212,7 @@ TEST_F(Federation, HubRelaysAndLinksComeBack) {
   const std::uint16_t hport = free_port(), fport = free_port(), oport = free_port();
   auto hub = node({"hub", hport});
   auto factory = node({"factory", fport, {{"listen", "false"}}, peer_section("hub", hport)});
-  auto office = node({"office", oport, {}, peer_section("hub", hport) + "[peer:factory]\nhub = hub\n"});
+  auto office = node({"office", oport, {}, peer_section("hub", hport) + "[peer:factory]\nhub = hub\nkey = " + kRootKey + "\n"});
   ASSERT_TRUE(wait_peer(*office, "hub")) << office->log();
   ASSERT_TRUE(wait_peer(*hub, "factory")) << hub->log() << factory->log();
 
@@ -215,6 +220,9 @@ TEST_F(Federation, HubRelaysAndLinksComeBack) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->body, "Hello from Portal!\n");
+  // The key travels end to end: factory maps it although office's link is to the hub.
+  EXPECT_EQ(office->get("/node/factory/auth/whoami")->body.substr(0, 11), "User: root\n");
+  EXPECT_EQ(office->get("/node/hub/auth/whoami")->body, "anonymous (not logged in)\n");
   r = office->get("/node/functions/trace", {{"path", "/node/factory/core/status"}});
   EXPECT_TRUE(std::regex_search(r->body, std::regex("hop 1: hub +[0-9.]+ms\n  hop 2: factory +[0-9.]+ms\n"))) << r->body;
   EXPECT_NE(r->body.find("result: 200"), std::string::npos) << r->body;
