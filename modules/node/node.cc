@@ -261,7 +261,11 @@ void NodeModule::link_down(const std::shared_ptr<Link>& link, const std::string&
     }
     return;
   }
-  // An inbound connection that never came up: the listener counted it; nothing to do.
+  // An inbound connection that never came up: the listener counted it. The peer got one
+  // generic 401; the reason goes to the log (info for a failed proof, debug for the rest,
+  // so a port scan does not fill it).
+  core_->log(why.rfind("authentication failed", 0) == 0 ? LogLevel::info : LogLevel::debug,
+             "inbound connection from " + link->remote_address() + " refused: " + why);
 }
 
 void NodeModule::maintain() {

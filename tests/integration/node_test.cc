@@ -14,9 +14,8 @@
 #include <thread>
 
 #include "../../modules/web/tests/test_client.h"
-#include "certs.h"
 #include "cli_client.h"
-#include "instance.h"
+#include "node_fixture.h"
 
 namespace portal::itest {
 namespace {
@@ -25,85 +24,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kFederationKey = "federation-key-for-the-tests-0123456789abcdef";
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string peer_section(const std::string& name, std::uint16_t port, const std::string& more = {}) {
-  return "[peer:" + name + "]\nhost = 127.0.0.1\nport = " + std::to_string(port) + "\n" + more + "\n";
-}
-
-struct NodeSpec {
-  std::string name;
-  std::uint16_t port = 0;
-  std::map<std::string, std::string> node;  // more [mod_node] settings
-  std::string sections;                     // [peer:...] sections of portal.conf
-  bool web = false;
-  bool cli = false;
-};
-
-class Federation : public ::testing::Test {
+class Federation : public NodeFixture {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/portal-nodecert-XXXXXX";
-    certs_ = ::mkdtemp(tmpl);
-    auto cert = instance::make_self_signed("portal-node-itest");
-    ASSERT_TRUE(cert);
-    std::ofstream(certs_ + "/node.crt") << cert->cert_pem;
-    std::ofstream(certs_ + "/node.key") << cert->key_pem;
-  }
-  static void TearDownTestSuite() { fs::remove_all(certs_); }
-
-  static std::unique_ptr<Instance> node(const NodeSpec& s) {
-    std::map<std::string, std::string> settings = {{"name", s.name},
-                                                   {"federation_key", kFederationKey},
-                                                   {"bind", "127.0.0.1"},
-                                                   {"listen_port", std::to_string(s.port)},
-                                                   {"tls_cert", certs_ + "/node.crt"},
-                                                   {"tls_key", certs_ + "/node.key"},
-                                                   {"assert_identity", "true"},
-                                                   {"ping_interval_ms", "200"},
-                                                   {"dead_after_ms", "1500"},
-                                                   {"reconnect_initial_ms", "200"},
-                                                   {"reconnect_max_ms", "1600"}};
-    for (const auto& [k, v] : s.node) settings[k] = v;
-    auto inst = std::make_unique<Instance>(std::vector<ModuleConf>{});
-    std::vector<ModuleConf> mods = {{"hello", {}}, {"crashy", {}}, {"myapp", {}}, {"node", settings}};
-    if (s.web) mods.push_back({"web", {{"port", "0"}, {"bind", "127.0.0.1"}}});
-    if (s.cli) mods.push_back({"cli", {{"socket", inst->dir() + "/run/cli.sock"}, {"peer_users", "0:root"}}});
-    inst->rewrite_config(mods);
-    inst->set_extra_sections(s.sections);
-    bool started = inst->start();
-    EXPECT_TRUE(started) << inst->log();
-    if (!started) {
-      std::ifstream conf(inst->config_path());
-      ADD_FAILURE() << "portal.conf:\n" << std::string(std::istreambuf_iterator<char>(conf), {});
-    }
-    return inst;
-  }
-
-  // Waits until `inst` lists `peer` with `status` ("ready", ...).
-  static bool wait_peer(Instance& inst, const std::string& peer, const std::string& status = "ready",
-                        std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      auto r = inst.get("/node/resources/peer/" + peer);
-      if (r && r->status == 200 && r->body.find("\nStatus: " + status + "\n") != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
   static std::uint16_t web_port(Instance& inst) {
     auto status = inst.get("/web/resources/status");
     std::smatch m;
@@ -120,10 +42,7 @@ class Federation : public ::testing::Test {
     auto r = c.read_response();
     return r ? *r : web::test::Reply{};
   }
-
-  static std::string certs_;
 };
-std::string Federation::certs_;
 
 // Two nodes: GET, SET and CALL on the other node from ctl, HTTP and the shell; the identity
 // the peer key maps to; a node with another federation key never links.
