@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <regex>
+#include <mutex>
 #include <thread>
 
 #include "../../modules/web/tests/test_client.h"
@@ -42,6 +45,81 @@ class Federation : public NodeFixture {
     auto r = c.read_response();
     return r ? *r : web::test::Reply{};
   }
+};
+
+// A TCP relay that passes its client's bytes on at `rate` bytes per second and the
+// server's back at full speed: to the client, the server is a peer that reads that slowly.
+class ThrottleProxy {
+ public:
+  ThrottleProxy(std::uint16_t target, std::size_t rate) : target_(target), rate_(rate) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      ADD_FAILURE() << "proxy: " << std::strerror(errno);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~ThrottleProxy() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::lock_guard lock(mu_);
+    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    for (auto& t : pumps_) t.join();
+    for (int fd : fds_) ::close(fd);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(target_);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      fds_.push_back(client);
+      fds_.push_back(server);
+      pumps_.emplace_back(pump, client, server, rate_);
+      pumps_.emplace_back(pump, server, client, 0);
+    }
+  }
+  static void pump(int from, int to, std::size_t rate) {
+    char buf[4096];
+    const std::size_t chunk = rate ? std::min(rate / 4, sizeof buf) : sizeof buf;
+    for (;;) {
+      ssize_t n = ::read(from, buf, chunk);
+      if (n <= 0) break;
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = ::send(to, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+        if (w <= 0) return;
+        off += w;
+      }
+      if (rate) std::this_thread::sleep_for(std::chrono::microseconds(n * 1000000 / static_cast<ssize_t>(rate)));
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+
+  std::uint16_t target_;
+  std::size_t rate_;
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> pumps_;
 };
 
 // Two nodes: GET, SET and CALL on the other node from ctl, HTTP and the shell; the identity
@@ -271,6 +349,36 @@ TEST_F(Federation, AStalledPeerDoesNotHoldUpTheOthers) {
   }
   for (pid_t p : stopped) ::kill(p, SIGCONT);
   EXPECT_TRUE(wait_peer(*office, "slow", "ready", 20s));
+}
+
+// A peer that reads 1 KiB/s (behind a throttling relay) with 64 large requests waiting on
+// it: they end in 503 or 504, and office -> factory never waits for them.
+TEST_F(Federation, APeerThatReadsSlowlyFillsOnlyItsOwnLink) {
+  const std::uint16_t fport = free_port(), sport = free_port(), oport = free_port();
+  auto factory = node({"factory", fport});
+  auto slow = node({"slow", sport});
+  ThrottleProxy relay(sport, 1024);
+  auto office = node({"office", oport, {{"request_timeout_ms", "3000"}},
+                      peer_section("factory", fport) + peer_section("slow", relay.port()), true});
+  ASSERT_TRUE(wait_peer(*office, "factory") && wait_peer(*office, "slow")) << office->log();
+  std::uint16_t port = web_port(*office);
+  std::vector<std::future<int>> to_slow;
+  for (int i = 0; i < 64; ++i)
+    to_slow.push_back(std::async(std::launch::async, [port] {
+      return http(port, "POST", "/api/node/slow/crashy/functions/echo", std::string(16 * 1024, 'x')).status;
+    }));
+  std::this_thread::sleep_for(300ms);  // the slow link's queue is full by now
+  for (int i = 0; i < 50; ++i) {
+    auto t0 = Clock::now();
+    auto r = http(port, "GET", "/api/node/factory/hello/resources/greeting");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, 1s);  // not queued behind the slow peer
+  }
+  for (auto& f : to_slow) {
+    int s = f.get();
+    EXPECT_TRUE(s == 503 || s == 504) << s;
+  }
+  EXPECT_EQ(factory->get("/hello/resources/greeting")->status, 200);
 }
 
 // Hundreds of failed dials and twenty lost links leave no descriptors or memory behind in
