@@ -26,6 +26,15 @@ namespace portal::node {
 using Tcp = boost::asio::ip::tcp;
 using TlsStream = boost::asio::ssl::stream<Tcp::socket>;
 
+// A response frame's body: `id` answered with `status` and `body`.
+inline pb::Response make_response(std::uint64_t id, int status, std::string body) {
+  pb::Response r;
+  r.set_id(id);
+  r.set_status(static_cast<std::uint32_t>(status));
+  r.set_body(std::move(body));
+  return r;
+}
+
 struct LinkOptions {
   std::string local_name;
   Key key;                                          // derive_key(federation_key)

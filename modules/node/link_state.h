@@ -76,14 +76,6 @@ inline std::string endpoint_text(const Tcp::endpoint& ep) {
   return (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
 }
 
-inline pb::Response make_response(std::uint64_t id, int status, std::string body) {
-  pb::Response r;
-  r.set_id(id);
-  r.set_status(static_cast<std::uint32_t>(status));
-  r.set_body(std::move(body));
-  return r;
-}
-
 inline std::string_view bytes_of(const std::array<std::uint8_t, 32>& a) {
   return {reinterpret_cast<const char*>(a.data()), a.size()};
 }

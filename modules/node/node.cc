@@ -343,16 +343,16 @@ void NodeModule::route(pb::Request req, Link::ResponseFn done, const std::string
   if (p && !p->cfg.hub.empty() && p->cfg.hub != skip_hub) {
     const auto& visited = req.visited();
     if (std::find(visited.begin(), visited.end(), p->cfg.hub) != visited.end())
-      return done(make_answer(0, 508, "Loop detected: " + p->cfg.hub + " already relayed this message\n"));
+      return done(make_response(0, 508, "Loop detected: " + p->cfg.hub + " already relayed this message\n"));
     if (auto hub = direct_link(p->cfg.hub)) return hub->request(std::move(req), timeout, std::move(done));
   }
-  done(make_answer(0, status::unavailable, "Peer '" + dest + "' is not connected\n"));
+  done(make_response(0, status::unavailable, "Peer '" + dest + "' is not connected\n"));
 }
 
 // --- traffic from peers ---------------------------------------------------------------------
 
 void NodeModule::answer(const std::shared_ptr<Link>& link, std::uint64_t id, int status, std::string body) {
-  link->respond(make_answer(id, status, std::move(body)));
+  link->respond(make_response(id, status, std::move(body)));
 }
 
 void NodeModule::on_request(const std::shared_ptr<Link>& link, pb::Request&& req) {
@@ -415,7 +415,7 @@ void NodeModule::run_job(Job job) {
     core_->send_async(std::move(m), [this, alive = alive_, link = job.link, id = job.req.id(), start = job.received,
                                      pool = job.pool](Response r) {
       if (!*alive) return;
-      pb::Response out = make_answer(id, r.status, std::move(r.body));
+      pb::Response out = make_response(id, r.status, std::move(r.body));
       for (auto& h : r.headers) {
         pb::Header* oh = out.add_headers();
         oh->set_key(std::move(h.key));

@@ -173,14 +173,6 @@ struct NodeModule::Peer {
 
 
 
-inline pb::Response make_answer(std::uint64_t id, int status, std::string body) {
-  pb::Response r;
-  r.set_id(id);
-  r.set_status(static_cast<std::uint32_t>(status));
-  r.set_body(std::move(body));
-  return r;
-}
-
 inline std::uint64_t elapsed_us(Clock::time_point since) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count());
