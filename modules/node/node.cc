@@ -264,8 +264,27 @@ void NodeModule::link_down(const std::shared_ptr<Link>& link, const std::string&
   // An inbound connection that never came up: the listener counted it. The peer got one
   // generic 401; the reason goes to the log (info for a failed proof, debug for the rest,
   // so a port scan does not fill it).
-  core_->log(why.rfind("authentication failed", 0) == 0 ? LogLevel::info : LogLevel::debug,
-             "inbound connection from " + link->remote_address() + " refused: " + why);
+  const bool auth = why.rfind("authentication failed", 0) == 0;
+  if (!auth) return core_->log(LogLevel::debug, "inbound connection from " + link->remote_address() + " refused: " + why);
+  log_refusal("inbound connection from " + link->remote_address() + " refused: " + why);
+}
+
+// At most kRefusalsLogged failed handshakes per window reach the log, then one line says
+// how many more there were: a client with the wrong key, retrying, cannot flood it.
+void NodeModule::log_refusal(const std::string& text) {
+  constexpr std::size_t kRefusalsLogged = 20;
+  constexpr auto kWindow = std::chrono::seconds(10);
+  const auto now = Clock::now();
+  if (now - refusal_window_ >= kWindow) {
+    if (refusals_suppressed_ > 0)
+      core_->log(LogLevel::info, std::to_string(refusals_suppressed_) + " more refused handshakes not logged");
+    refusal_window_ = now;
+    refusals_logged_ = refusals_suppressed_ = 0;
+  }
+  if (refusals_logged_++ < kRefusalsLogged)
+    core_->log(LogLevel::info, text);
+  else
+    ++refusals_suppressed_;
 }
 
 void NodeModule::maintain() {

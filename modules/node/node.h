@@ -95,6 +95,7 @@ class NodeModule final : public Module {
   void link_up(const std::shared_ptr<Link>& link);
   void link_down(const std::shared_ptr<Link>& link, const std::string& why);
   void maintain();  // every few seconds: dial what should be up
+  void log_refusal(const std::string& text);
   int reconnect_now();  // dials every disconnected configured peer at once; how many
   Peer& peer_named(const std::string& name);
   Peer* find_peer(const std::string& name);
@@ -148,6 +149,9 @@ class NodeModule final : public Module {
   std::unordered_map<std::string, KnownKey> keys_;
   std::unique_ptr<boost::asio::steady_timer> maintain_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Clock::time_point refusal_window_{};
+  std::size_t refusals_logged_ = 0;
+  std::size_t refusals_suppressed_ = 0;
   std::uint64_t relayed_ = 0;
   std::uint64_t dropped_loops_ = 0;
   Clock::time_point started_ = Clock::now();

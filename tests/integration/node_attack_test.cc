@@ -138,6 +138,21 @@ TEST_F(NodeAttack, ReflectedChallengeIsRefused) {
   auto peers = factory_->get("/node/resources/peers")->body;
   EXPECT_EQ(peers.find("raw"), std::string::npos) << peers;
   expect_serving(*office_, "factory");
+
+  // A client that keeps trying cannot flood the log: 20 refusals per 10 s are logged.
+  for (int i = 0; i < 30; ++i) {
+    auto again = nt::RawPeer::connect_tls(fport_, *tls.client);
+    ASSERT_TRUE(again);
+    expect_one_401_then_closed(*again, nt::authenticate(*again, reflect));
+  }
+  std::size_t lines = 0;
+  const std::string all = factory_->log();
+  for (std::size_t at = all.find("client nonce equals the server nonce"); at != std::string::npos;
+       at = all.find("client nonce equals the server nonce", at + 1))
+    ++lines;
+  EXPECT_LE(lines, 20u) << all;
+  EXPECT_GE(lines, 2u) << all;
+  expect_serving(*office_, "factory");
 }
 
 // office's [peer:factory] points at a proxy that terminates TLS with its own certificate and
