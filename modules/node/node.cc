@@ -107,11 +107,12 @@ void NodeModule::unload(Core& core) {
       for (auto& l : p->links) l->close("node module unloading");
     }
   };
-  std::promise<void> done;
-  auto finished = done.get_future();
-  asio::post(core.io(), [&] {
+  // Shared with the posted work: after a timeout here it may still run, later.
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(core.io(), [teardown, done] {
     teardown();
-    done.set_value();
+    done->set_value();
   });
   if (finished.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
     core.log(LogLevel::warn, "event loop did not run the teardown within 5 s");
