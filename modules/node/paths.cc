@@ -263,19 +263,20 @@ void NodeModule::trace(const std::string& path, Reply reply) {
   if (const Peer* p = find_peer(peer); p && !(p->cfg.key.empty() && cfg_.default_key.empty()))
     req.set_credential(p->cfg.key.empty() ? cfg_.default_key : p->cfg.key);
   route(std::move(req), [head, start, reply](pb::Response&& r) {
-    // The route comes back innermost first: the destination, then each relay.
-    std::uint64_t outer = elapsed_us(start);
+    // The route comes back innermost first (the destination, then each relay), each with
+    // the time from its receiving the request to its answer. A hop's time is what the
+    // previous node waited minus what this one spent: the link there and back.
+    std::int64_t waited = static_cast<std::int64_t>(elapsed_us(start));
     std::string body = head;
-    int n = r.route_size();
-    for (int k = n - 1, hop = 1; k >= 0; --k, ++hop) {
-      std::uint64_t inner = r.route(k).elapsed_us();
-      std::uint64_t below = k > 0 ? r.route(k - 1).elapsed_us() : 0;
-      (void)inner;
-      double ms = static_cast<double>(outer - below) / 1000.0;
+    for (int k = r.route_size() - 1, hop = 1; k >= 0; --k, ++hop) {
+      const auto spent = static_cast<std::int64_t>(r.route(k).elapsed_us());
+      const double ms = static_cast<double>(std::max<std::int64_t>(0, waited - spent)) / 1000.0;
       body += "  hop " + std::to_string(hop) + ": " + pad(r.route(k).node(), 16) + fixed(ms, 2) + "ms\n";
-      outer = below;
+      waited = spent;
     }
-    body += "  result: " + std::to_string(r.status()) + " (" + std::to_string(r.body().size()) + " bytes)\n";
+    body += "  result: " + std::to_string(r.status()) + " (" + std::to_string(r.body().size()) + " bytes" +
+            (r.route_size() > 0 ? ", " + fixed(static_cast<double>(waited) / 1000.0, 2) + "ms at the destination" : "") +
+            ")\n";
     reply(respond(status::ok, std::move(body)));
   });
 }
