@@ -328,9 +328,8 @@ void NodeModule::forward(Message msg, Reply reply) {
     return reply(respond(status::bad_request, "'" + name + "' is this node: use " + path + "\n"));
   if (!remotely_allowed(static_cast<std::uint32_t>(msg.method)))
     return reply(respond(status::bad_request, "Only GET, SET, CALL and META travel to other nodes\n"));
-  pb::Request req;
-  req.set_method(static_cast<std::uint32_t>(msg.method));
-  req.set_path(std::move(path));
+  milliseconds timeout = msg.timeout.count() > 0 ? std::min(msg.timeout, cfg_.request_timeout) : cfg_.request_timeout;
+  pb::Request req = request_to(name, msg.method, std::move(path), timeout);
   for (auto& h : msg.headers) {
     pb::Header* out = req.add_headers();
     out->set_key(std::move(h.key));
@@ -339,13 +338,6 @@ void NodeModule::forward(Message msg, Reply reply) {
   req.set_body(std::move(msg.body));
   req.set_trace_id(msg.ctx.trace.trace_id);
   req.set_parent_id(msg.id);
-  req.add_visited(cfg_.name);
-  req.set_origin(cfg_.name);
-  req.set_destination(name);
-  milliseconds timeout = msg.timeout.count() > 0 ? std::min(msg.timeout, cfg_.request_timeout) : cfg_.request_timeout;
-  req.set_timeout_ms(static_cast<std::uint32_t>(timeout.count()));
-  const std::string& key = p->cfg.key.empty() ? cfg_.default_key : p->cfg.key;
-  if (!key.empty()) req.set_credential(key);
   route(std::move(req), [reply](pb::Response&& r) {
     Response out;
     out.status = static_cast<int>(r.status());
@@ -355,12 +347,27 @@ void NodeModule::forward(Message msg, Reply reply) {
   });
 }
 
-void NodeModule::route(pb::Request req, Link::ResponseFn done, const std::string& skip_hub) {
+pb::Request NodeModule::request_to(const std::string& dest, Method method, std::string path,
+                                   milliseconds timeout) const {
+  pb::Request req;
+  req.set_method(static_cast<std::uint32_t>(method));
+  req.set_path(std::move(path));
+  req.add_visited(cfg_.name);
+  req.set_origin(cfg_.name);
+  req.set_destination(dest);
+  req.set_timeout_ms(static_cast<std::uint32_t>(timeout.count()));
+  auto it = peers_.find(dest);
+  const std::string& key = it != peers_.end() && !it->second->cfg.key.empty() ? it->second->cfg.key : cfg_.default_key;
+  if (!key.empty()) req.set_credential(key);
+  return req;
+}
+
+void NodeModule::route(pb::Request req, Link::ResponseFn done) {
   const std::string dest = req.destination();
   milliseconds timeout(req.timeout_ms() ? req.timeout_ms() : cfg_.request_timeout.count());
   if (auto link = direct_link(dest)) return link->request(std::move(req), timeout, std::move(done));
   Peer* p = find_peer(dest);
-  if (p && !p->cfg.hub.empty() && p->cfg.hub != skip_hub) {
+  if (p && !p->cfg.hub.empty()) {
     const auto& visited = req.visited();
     if (std::find(visited.begin(), visited.end(), p->cfg.hub) != visited.end())
       return done(make_response(0, 508, "Loop detected: " + p->cfg.hub + " already relayed this message\n"));

@@ -106,7 +106,10 @@ class NodeModule final : public Module {
   void forward(Message msg, Reply reply);
   // Sends `req` towards its destination: a direct link, else the destination's hub. `done`
   // runs on the loop.
-  void route(pb::Request req, Link::ResponseFn done, const std::string& skip_hub = {});
+  void route(pb::Request req, Link::ResponseFn done);
+  // A request from this node to `dest`: origin, visited, destination, deadline and the key
+  // this node presents there.
+  pb::Request request_to(const std::string& dest, Method method, std::string path, milliseconds timeout) const;
   void on_request(const std::shared_ptr<Link>& link, pb::Request&& req);
   void relay(const std::shared_ptr<Link>& from, pb::Request&& req);
   void execute(const std::shared_ptr<Link>& from, pb::Request&& req);
@@ -118,6 +121,15 @@ class NodeModule final : public Module {
   // --- paths (paths.cc) ---
   Status register_paths();
   std::string status_text() const;
+  // What the listings show of a peer, gathered once (one stats() call per link).
+  struct PeerSummary {
+    bool via_hub = false;
+    std::string state;       // ready, connecting, via-hub, backoff, dead
+    std::string directions;  // outbound+inbound, indirect, -
+    LinkStats stats;         // its closed links and the live ones
+    double latency_ms = -1;  // of its first link; -1 when none
+  };
+  PeerSummary summarize(const Peer& p) const;
   std::string peers_text(const Identity& who) const;
   std::optional<std::string> peer_text(const std::string& name, const Identity& who) const;
   void ping(const std::string& name, Reply reply);

@@ -108,16 +108,21 @@ std::string NodeModule::status_text() const {
          "\nUptime: " + duration_text(Clock::now() - started_) + "\n";
 }
 
-// The state word of a peer for listings.
-namespace {
-template <class P>
-std::string state_of(const P& p, bool via_hub) {
-  if (!p.links.empty()) return "ready";
-  if (p.dialing) return "connecting";
-  if (via_hub) return "via-hub";
-  return p.cfg.host.empty() ? "dead" : "backoff";
+NodeModule::PeerSummary NodeModule::summarize(const Peer& p) const {
+  PeerSummary s;
+  s.via_hub = p.links.empty() && !p.cfg.hub.empty() && direct_link(p.cfg.hub);
+  s.state = !p.links.empty() ? "ready" : p.dialing ? "connecting" : s.via_hub ? "via-hub" : p.cfg.host.empty() ? "dead" : "backoff";
+  s.stats = p.closed;
+  for (const auto& l : p.links) {
+    const LinkStats ls = l->stats();
+    add(s.stats, ls);
+    if (s.latency_ms < 0) s.latency_ms = ls.latency_ms;
+    s.directions += s.directions.empty() ? "" : "+";
+    s.directions += l->role() == Role::client ? "outbound" : "inbound";
+  }
+  if (s.directions.empty()) s.directions = s.via_hub ? "indirect" : "-";
+  return s;
 }
-}  // namespace
 
 std::string NodeModule::peers_text(const Identity& who) const {
   std::string out = "Connected peers:\n";
@@ -125,23 +130,14 @@ std::string NodeModule::peers_text(const Identity& who) const {
   for (const auto& [name, p] : peers_) {
     if (!core_->labels_allow(who, p->cfg.labels)) continue;
     any = true;
-    bool via_hub = p->links.empty() && !p->cfg.hub.empty() && direct_link(p->cfg.hub);
+    const PeerSummary s = summarize(*p);
     std::string host = p->cfg.host.empty() ? (p->cfg.hub.empty() ? "(dials in)" : "(via " + p->cfg.hub + ")")
                                            : p->cfg.host + ":" + std::to_string(p->cfg.port);
-    LinkStats s = p->closed;
-    double latency = -1;
-    std::string dir;
-    for (const auto& l : p->links) {
-      add(s, l->stats());
-      if (latency < 0) latency = l->stats().latency_ms;
-      dir += dir.empty() ? "" : "+";
-      dir += l->role() == Role::client ? "outbound" : "inbound";
-    }
-    if (dir.empty()) dir = via_hub ? "indirect" : "-";
-    out += "  " + pad(name, 16) + pad(host, 18) + pad(state_of(*p, via_hub), 10) + dir + " links:" +
-           std::to_string(p->links.size()) + " [TLS] latency:" + (latency < 0 ? "-" : fixed(latency, 1) + "ms") +
-           " msgs:" + std::to_string(s.msgs_sent) + "/" + std::to_string(s.msgs_recv) +
-           " bytes:" + std::to_string(s.bytes_sent) + "/" + std::to_string(s.bytes_recv) + " up:" +
+    out += "  " + pad(name, 16) + pad(host, 18) + pad(s.state, 10) + s.directions + " links:" +
+           std::to_string(p->links.size()) + " [TLS] latency:" +
+           (s.latency_ms < 0 ? "-" : fixed(s.latency_ms, 1) + "ms") + " msgs:" + std::to_string(s.stats.msgs_sent) +
+           "/" + std::to_string(s.stats.msgs_recv) + " bytes:" + std::to_string(s.stats.bytes_sent) + "/" +
+           std::to_string(s.stats.bytes_recv) + " up:" +
            (p->links.empty() ? "0" : std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                            Clock::now() - p->up_since).count())) +
            "s\n";
@@ -154,22 +150,18 @@ std::optional<std::string> NodeModule::peer_text(const std::string& name, const 
   auto it = peers_.find(name);
   if (it == peers_.end() || !core_->labels_allow(who, it->second->cfg.labels)) return std::nullopt;
   const Peer& p = *it->second;
-  bool via_hub = p.links.empty() && !p.cfg.hub.empty() && direct_link(p.cfg.hub);
-  LinkStats s = p.closed;
-  double latency = -1;
-  for (const auto& l : p.links) {
-    add(s, l->stats());
-    if (latency < 0) latency = l->stats().latency_ms;
-  }
+  const PeerSummary s = summarize(p);
   std::string out = "Peer: " + name + "\nHost: " + (p.cfg.host.empty() ? "-" : p.cfg.host + ":" + std::to_string(p.cfg.port)) +
-                    "\nStatus: " + state_of(p, via_hub) + "\nRoute: " +
+                    "\nStatus: " + s.state + "\nRoute: " +
                     (!p.links.empty() ? "direct" : p.cfg.hub.empty() ? "-" : "via " + p.cfg.hub) +
                     "\nTLS: yes\nLinks: " + std::to_string(p.links.size()) +
-                    "\nLatency: " + (latency < 0 ? "-" : fixed(latency, 2) + " ms") + "\nConnected: " +
+                    "\nLatency: " + (s.latency_ms < 0 ? "-" : fixed(s.latency_ms, 2) + " ms") + "\nConnected: " +
                     (p.links.empty() ? "-" : duration_text(Clock::now() - p.up_since)) +
-                    "\nMessages sent: " + std::to_string(s.msgs_sent) + "\nMessages recv: " + std::to_string(s.msgs_recv) +
-                    "\nBytes sent: " + std::to_string(s.bytes_sent) + "\nBytes recv: " + std::to_string(s.bytes_recv) +
-                    "\nErrors: " + std::to_string(s.errors) + "\nConnect attempts: " + std::to_string(p.attempts) +
+                    "\nMessages sent: " + std::to_string(s.stats.msgs_sent) +
+                    "\nMessages recv: " + std::to_string(s.stats.msgs_recv) +
+                    "\nBytes sent: " + std::to_string(s.stats.bytes_sent) +
+                    "\nBytes recv: " + std::to_string(s.stats.bytes_recv) + "\nErrors: " + std::to_string(s.stats.errors) +
+                    "\nConnect attempts: " + std::to_string(p.attempts) +
                     "\nConnect failures: " + std::to_string(p.failures) + "\n";
   if (!p.last_error.empty()) out += "Last error: " + p.last_error + "\n";
   if (p.retry_armed) {
@@ -183,12 +175,11 @@ std::string NodeModule::cli_peers_table(const Identity& who) const {
   std::string out = pad("NAME", 16) + pad("HOST", 20) + pad("PORT", 6) + pad("STATUS", 11) + "LATENCY\n";
   for (const auto& [name, p] : peers_) {
     if (!core_->labels_allow(who, p->cfg.labels)) continue;
-    bool via_hub = p->links.empty() && !p->cfg.hub.empty() && direct_link(p->cfg.hub);
-    double latency = p->links.empty() ? -1 : p->links.front()->stats().latency_ms;
+    const PeerSummary s = summarize(*p);
     std::string host = !p->cfg.host.empty() ? p->cfg.host : p->cfg.hub.empty() ? "-" : "(via " + p->cfg.hub + ")";
     std::string port = p->cfg.host.empty() ? "-" : std::to_string(p->cfg.port);
-    out += pad(name, 16) + pad(host, 20) + pad(port, 6) + pad(state_of(*p, via_hub), 11) +
-           (latency < 0 ? "-" : fixed(latency, 2) + " ms") + "\n";
+    out += pad(name, 16) + pad(host, 20) + pad(port, 6) + pad(s.state, 11) +
+           (s.latency_ms < 0 ? "-" : fixed(s.latency_ms, 2) + " ms") + "\n";
   }
   return out;
 }
@@ -214,13 +205,7 @@ void NodeModule::ping(const std::string& name, Reply reply) {
   round->all = names.size() > 1 || name.empty() || name == "all";
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string peer = names[i];
-    pb::Request req;
-    req.set_method(static_cast<std::uint32_t>(Method::get));
-    req.set_path("/core/status");
-    req.add_visited(cfg_.name);
-    req.set_origin(cfg_.name);
-    req.set_destination(peer);
-    req.set_timeout_ms(5000);
+    pb::Request req = request_to(peer, Method::get, "/core/status", milliseconds(5000));
     const auto start = Clock::now();
     bool direct = direct_link(peer) != nullptr;
     route(std::move(req), [this, round, i, peer, start, direct, reply](pb::Response&& r) {
@@ -253,15 +238,8 @@ void NodeModule::trace(const std::string& path, Reply reply) {
   std::size_t slash = rest.find('/');
   std::string peer = rest.substr(0, slash);
   if (!find_peer(peer)) return reply(respond(status::not_found, "Peer '" + peer + "' not found\n"));
-  pb::Request req;
-  req.set_method(static_cast<std::uint32_t>(Method::get));
-  req.set_path(slash == std::string::npos ? "/" : rest.substr(slash));
-  req.add_visited(cfg_.name);
-  req.set_origin(cfg_.name);
-  req.set_destination(peer);
-  req.set_timeout_ms(static_cast<std::uint32_t>(cfg_.request_timeout.count()));
-  if (const Peer* p = find_peer(peer); p && !(p->cfg.key.empty() && cfg_.default_key.empty()))
-    req.set_credential(p->cfg.key.empty() ? cfg_.default_key : p->cfg.key);
+  pb::Request req =
+      request_to(peer, Method::get, slash == std::string::npos ? "/" : rest.substr(slash), cfg_.request_timeout);
   route(std::move(req), [head, start, reply](pb::Response&& r) {
     // The route comes back innermost first (the destination, then each relay), each with
     // the time from its receiving the request to its answer. A hop's time is what the
