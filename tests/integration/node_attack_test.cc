@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 class NodeAttack : public NodeFixture {
  protected:
   // TLS contexts with the suite's certificate (no CA: the nodes verify none either).
-  static pn::TlsContexts contexts() { return nt::make_contexts({certs_ + "/node.crt", certs_ + "/node.key", ""}); }
+  static pn::TlsContexts contexts() { return nt::make_contexts({certs_ + "/server.crt", certs_ + "/server.key", ""}); }
 
   // What an honest raw client that knows the federation key sends.
   static nt::ClientAuth honest(const std::string& name = "raw") {

@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "certs.h"
+#include "cert_dir.h"
 #include "instance.h"
 
 namespace portal::itest {
@@ -54,12 +54,8 @@ struct NodeSpec {
 class NodeFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/portal-nodecert-XXXXXX";
-    certs_ = ::mkdtemp(tmpl);
-    auto cert = instance::make_self_signed("portal-node-itest");
-    ASSERT_TRUE(cert);
-    std::ofstream(certs_ + "/node.crt") << cert->cert_pem;
-    std::ofstream(certs_ + "/node.key") << cert->key_pem;
+    certs_ = make_cert_dir("portal-node-itest");
+    ASSERT_FALSE(certs_.empty());
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(certs_); }
 
@@ -68,8 +64,8 @@ class NodeFixture : public ::testing::Test {
                                                    {"federation_key", kFederationKey},
                                                    {"bind", "127.0.0.1"},
                                                    {"listen_port", std::to_string(s.port)},
-                                                   {"tls_cert", certs_ + "/node.crt"},
-                                                   {"tls_key", certs_ + "/node.key"},
+                                                   {"tls_cert", certs_ + "/server.crt"},
+                                                   {"tls_key", certs_ + "/server.key"},
                                                    {"assert_identity", "true"},
                                                    {"ping_interval_ms", "200"},
                                                    {"dead_after_ms", "1500"},

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "../../modules/web/tests/test_client.h"
-#include "certs.h"
+#include "cert_dir.h"
 #include "instance.h"
 
 namespace portal::itest {
@@ -45,12 +45,8 @@ std::string base64(std::string_view in) {
 class Web : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/portal-webcert-XXXXXX";
-    certs_ = ::mkdtemp(tmpl);
-    auto cert = instance::make_self_signed("portal-itest");
-    ASSERT_TRUE(cert);
-    std::ofstream(certs_ + "/server.crt") << cert->cert_pem;
-    std::ofstream(certs_ + "/server.key") << cert->key_pem;
+    certs_ = make_cert_dir("portal-itest");
+    ASSERT_FALSE(certs_.empty());
     inst_ = new Instance({{"hello", {}},
                           {"myapp", {}},
                           {"crashy", {}},
