@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -38,30 +39,45 @@ class Federation : public NodeFixture {
 
   static web::test::Reply http(std::uint16_t port, const std::string& method, const std::string& target,
                                const std::string& body = {}) {
+    const auto t0 = Clock::now();
     web::test::Client c(port);
+    // Without an answer, status stays 0 and reason says what went wrong, for the failure message.
+    auto failed = [&](const char* what) {
+      web::test::Reply none;
+      none.reason = std::string(what) + " (" + std::strerror(errno) + ") after " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) +
+                    " ms";
+      return none;
+    };
+    if (!c.connected()) return failed("connect failed");
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                       std::to_string(body.size()) + "\r\n\r\n" + body;
-    c.send(req);
+    if (!c.send(req)) return failed("send failed");
+    errno = 0;
     auto r = c.read_response();
-    return r ? *r : web::test::Reply{};
+    return r ? *r : failed("no response");
   }
   // 64 requests wait on a slow or stalled peer while 50 requests to factory must each be
   // answered within a second (not queued behind it); the waiting ones end in 503 or 504.
-  static void expect_factory_unaffected(std::uint16_t port, const std::string& method, const std::string& slow_target,
+  static void expect_factory_unaffected(Instance& office, const std::string& method, const std::string& slow_target,
                                         const std::string& body) {
-    std::vector<std::future<int>> to_slow;
+    const std::uint16_t port = web_port(office);
+    std::vector<std::future<web::test::Reply>> to_slow;
     for (int i = 0; i < 64; ++i)
-      to_slow.push_back(std::async(std::launch::async, [=] { return http(port, method, slow_target, body).status; }));
+      to_slow.push_back(std::async(std::launch::async, [=] { return http(port, method, slow_target, body); }));
     std::this_thread::sleep_for(300ms);  // the slow link has its queue by now
     for (int i = 0; i < 50; ++i) {
       auto t0 = Clock::now();
       EXPECT_EQ(http(port, "GET", "/api/node/factory/hello/resources/greeting").status, 200);
       EXPECT_LT(Clock::now() - t0, 1s);
     }
+    bool all_answered = true;
     for (auto& f : to_slow) {
-      int s = f.get();
-      EXPECT_TRUE(s == 503 || s == 504) << s;
+      auto r = f.get();
+      EXPECT_TRUE(r.status == 503 || r.status == 504) << r.status << " " << r.reason << " " << r.body;
+      all_answered = all_answered && r.status != 0;
     }
+    if (!all_answered) ADD_FAILURE() << "a request got no HTTP answer; office's log:\n" << office.log();
   }
 
 };
@@ -351,7 +367,7 @@ TEST_F(Federation, AStalledPeerDoesNotHoldUpTheOthers) {
   for (std::size_t i = 0; i < stopped.size(); ++i)
     for (pid_t c : children_of(stopped[i])) stopped.push_back(c);
   for (pid_t p : stopped) ::kill(p, SIGSTOP);
-  expect_factory_unaffected(web_port(*office), "GET", "/api/node/slow/hello/resources/greeting", {});
+  expect_factory_unaffected(*office, "GET", "/api/node/slow/hello/resources/greeting", {});
   for (pid_t p : stopped) ::kill(p, SIGCONT);
   EXPECT_TRUE(wait_peer(*office, "slow", "ready", 20s));
 }
@@ -366,7 +382,7 @@ TEST_F(Federation, APeerThatReadsSlowlyFillsOnlyItsOwnLink) {
   auto office = node({"office", oport, {{"request_timeout_ms", "3000"}},
                       peer_section("factory", fport) + peer_section("slow", relay.port()), true});
   ASSERT_TRUE(wait_peer(*office, "factory") && wait_peer(*office, "slow")) << office->log();
-  expect_factory_unaffected(web_port(*office), "POST", "/api/node/slow/crashy/functions/echo",
+  expect_factory_unaffected(*office, "POST", "/api/node/slow/crashy/functions/echo",
                             std::string(16 * 1024, 'x'));
   EXPECT_EQ(factory->get("/hello/resources/greeting")->status, 200);
 }
