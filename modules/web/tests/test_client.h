@@ -1,16 +1,21 @@
 // A blocking HTTP/1.1 client (plain or TLS) for the module tests. It runs on a thread of its
 // own while the test's thread pumps the stub router's event loop (see WebTest::run). Every
 // read gives up after kClientTimeout, so a broken server fails a test instead of hanging it.
+// A socket call interrupted (EINTR) is tried again: with a timeout set on the socket the
+// kernel does not restart it, and a test process is interrupted so whenever a child it
+// started is stopped (the federation tests stop whole instances).
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <cstdint>
 #include <map>
@@ -45,6 +50,15 @@ class Client {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (!connected_ && errno == EINTR) {  // the connection goes on: wait for its outcome
+      pollfd p{fd_, POLLOUT, 0};
+      int rc;
+      do rc = ::poll(&p, 1, kClientTimeoutSeconds * 1000);
+      while (rc < 0 && errno == EINTR);
+      int err = 0;
+      socklen_t len = sizeof err;
+      connected_ = rc == 1 && ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
   }
   virtual ~Client() {
     if (fd_ >= 0) ::close(fd_);
@@ -121,7 +135,7 @@ class Client {
     for (;;) {
       const long n = read_some(buf, sizeof buf);
       if (n == 0) return true;
-      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;  // reset: closed too
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;  // reset: closed too
     }
   }
 
@@ -130,8 +144,19 @@ class Client {
   }
 
  protected:
-  virtual long write_some(const char* p, std::size_t n) { return ::send(fd_, p, n, MSG_NOSIGNAL); }
-  virtual long read_some(char* p, std::size_t n) { return ::recv(fd_, p, n, 0); }
+  // Both return what the call did, never an interruption (see the top of this file).
+  virtual long write_some(const char* p, std::size_t n) {
+    long r;
+    do r = ::send(fd_, p, n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r;
+  }
+  virtual long read_some(char* p, std::size_t n) {
+    long r;
+    do r = ::recv(fd_, p, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+  }
 
   bool fill() {
     char buf[64 * 1024];
@@ -157,7 +182,12 @@ class TlsClient : public Client {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
-    handshake_ok_ = connected_ && SSL_connect(ssl_) == 1;
+    if (connected_) {
+      int r;
+      do r = SSL_connect(ssl_);
+      while (r <= 0 && interrupted(r));
+      handshake_ok_ = r == 1;
+    }
   }
   ~TlsClient() override {
     SSL_free(ssl_);
@@ -167,9 +197,22 @@ class TlsClient : public Client {
   std::string protocol() const { return SSL_get_version(ssl_); }
 
  protected:
-  long write_some(const char* p, std::size_t n) override { return SSL_write(ssl_, p, static_cast<int>(n)); }
+  // OpenSSL reports an interrupted socket call as "want read/write" on a blocking socket;
+  // a read timeout shows as EAGAIN beneath it and ends the call.
+  bool interrupted(int r) const {
+    const int e = SSL_get_error(ssl_, r);
+    return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && errno == EINTR;
+  }
+  long write_some(const char* p, std::size_t n) override {
+    int r;
+    do r = SSL_write(ssl_, p, static_cast<int>(n));
+    while (r <= 0 && interrupted(r));
+    return r;
+  }
   long read_some(char* p, std::size_t n) override {
-    const int r = SSL_read(ssl_, p, static_cast<int>(std::min<std::size_t>(n, 1 << 30)));
+    int r;
+    do r = SSL_read(ssl_, p, static_cast<int>(std::min<std::size_t>(n, 1 << 30)));
+    while (r <= 0 && interrupted(r));
     return r > 0 ? r : (SSL_get_error(ssl_, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
   }
 
