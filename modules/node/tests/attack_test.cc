@@ -32,6 +32,11 @@ class AttackTest : public LinkFixture {
     EXPECT_TRUE(peer.wait_closed(3s, &extra));
     EXPECT_TRUE(extra.empty());
   }
+  // A hand-driven client that has read the server's challenge (null when that failed).
+  std::unique_ptr<RawPeer> challenged_peer() {
+    auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+    return peer && read_challenge(*peer) ? std::move(peer) : nullptr;
+  }
   // A hand-driven client that authenticated with the right key (null when that failed).
   std::unique_ptr<RawPeer> authenticated_peer() {
     listen();
@@ -122,9 +127,8 @@ TEST_F(AttackTest, BadNonceSizeAndNameAreRejected) {
 
 TEST_F(AttackTest, UnexpectedFrameTypeBeforeAuthenticationIsRejected) {
   listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = challenged_peer();
   ASSERT_TRUE(peer);
-  ASSERT_TRUE(read_challenge(*peer));
   pb::Request req;
   req.set_path("/core/status");
   ASSERT_TRUE(peer->write_frame(FrameType::request, req));
@@ -191,9 +195,8 @@ TEST_F(AttackTest, FakeServerOmittingTheProofIsRefused) {
 
 TEST_F(AttackTest, FourGiBLengthBeforeAuthenticationCloses) {
   listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = challenged_peer();
   ASSERT_TRUE(peer);
-  ASSERT_TRUE(read_challenge(*peer));
   ASSERT_TRUE(peer->write(header(0x05, 0xffffffffu)));
   EXPECT_TRUE(peer->wait_closed());
   expect_server_refused("protocol error: frame body of 4294967295 bytes over the limit of 4096");
@@ -210,9 +213,8 @@ TEST_F(AttackTest, FourGiBLengthAfterAuthenticationCloses) {
 
 TEST_F(AttackTest, GarbageBeforeTheMagicCloses) {
   listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = challenged_peer();
   ASSERT_TRUE(peer);
-  ASSERT_TRUE(read_challenge(*peer));
   ASSERT_TRUE(peer->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_TRUE(peer->wait_closed());
   expect_server_refused("protocol error: bad frame magic");
@@ -220,9 +222,8 @@ TEST_F(AttackTest, GarbageBeforeTheMagicCloses) {
 
 TEST_F(AttackTest, OversizedFrameBeforeAuthenticationCloses) {
   listen();
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = challenged_peer();
   ASSERT_TRUE(peer);
-  ASSERT_TRUE(read_challenge(*peer));
   ASSERT_TRUE(peer->write(header(0x05, kPreAuthMaxBody + 1) + std::string(kPreAuthMaxBody + 1, 'a')));
   EXPECT_TRUE(peer->wait_closed());
   expect_server_refused("protocol error: frame body of 4097 bytes");
@@ -247,9 +248,8 @@ TEST_F(AttackTest, HandshakeDeadlineClosesAClientThatNeverAnswersTheChallenge) {
   auto opts = link_options("server");
   opts.handshake_timeout = 300ms;
   listen(opts);
-  auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
+  auto peer = challenged_peer();
   ASSERT_TRUE(peer);
-  ASSERT_TRUE(read_challenge(*peer));
   EXPECT_TRUE(peer->wait_closed(3s));
   expect_server_refused("handshake timeout");
 }

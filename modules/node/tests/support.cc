@@ -334,10 +334,7 @@ std::unique_ptr<RawPeer> RawServer::accept(std::chrono::milliseconds timeout) {
 // ---- Hand-made authentication ----
 
 std::optional<pb::AuthChallenge> read_challenge(RawPeer& peer) {
-  auto f = peer.read_frame();
-  pb::AuthChallenge c;
-  if (!f || f->type != FrameType::auth_challenge || !c.ParseFromString(f->body)) return std::nullopt;
-  return c;
+  return read_message<pb::AuthChallenge>(peer, FrameType::auth_challenge);
 }
 
 std::string auth_response_frame(RawPeer& peer, const pb::AuthChallenge& challenge, const ClientAuth& how) {
@@ -361,12 +358,7 @@ std::string auth_response_frame(RawPeer& peer, const pb::AuthChallenge& challeng
   return out;
 }
 
-std::optional<pb::Response> read_response(RawPeer& peer) {
-  auto f = peer.read_frame();
-  pb::Response r;
-  if (!f || f->type != FrameType::response || !r.ParseFromString(f->body)) return std::nullopt;
-  return r;
-}
+std::optional<pb::Response> read_response(RawPeer& peer) { return read_message<pb::Response>(peer, FrameType::response); }
 
 std::optional<pb::Response> authenticate(RawPeer& peer, const ClientAuth& how) {
   auto challenge = read_challenge(peer);

@@ -139,6 +139,14 @@ struct ClientAuth {
   std::optional<std::string> nonce;  // default: a fresh random one
   bool echo_server_nonce = false;     // reflection: send the server's nonce back
 };
+// The peer's next frame, when it is of `type` and parses as M (nullopt otherwise).
+template <class M>
+std::optional<M> read_message(RawPeer& peer, FrameType type) {
+  auto f = peer.read_frame();
+  M m;
+  if (!f || f->type != type || !m.ParseFromString(f->body)) return std::nullopt;
+  return m;
+}
 std::optional<pb::AuthChallenge> read_challenge(RawPeer& peer);
 // Builds the AUTH_RESPONSE frame (header included) for `challenge` in this peer's session.
 std::string auth_response_frame(RawPeer& peer, const pb::AuthChallenge& challenge, const ClientAuth& how);
