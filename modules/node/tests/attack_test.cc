@@ -37,6 +37,14 @@ class AttackTest : public LinkFixture {
     auto peer = RawPeer::connect_tls(listener_->port(), *tls().client);
     return peer && read_challenge(*peer) ? std::move(peer) : nullptr;
   }
+  // A fake server's side of the client's dial, with a challenge sent (null when that failed).
+  static std::unique_ptr<RawPeer> challenge_from(RawServer& fake) {
+    auto peer = fake.accept();
+    pb::AuthChallenge challenge;
+    challenge.set_nonce(std::string(32, 'n'));
+    challenge.set_node("fake");
+    return peer && peer->write_frame(FrameType::auth_challenge, challenge) ? std::move(peer) : nullptr;
+  }
   // A hand-driven client that authenticated with the right key (null when that failed).
   std::unique_ptr<RawPeer> authenticated_peer() {
     listen();
@@ -153,12 +161,8 @@ TEST_F(AttackTest, ManInTheMiddleWithTheKeyIsRejected) {
 TEST_F(AttackTest, ServerWithoutTheKeyIsRefusedByTheClient) {
   RawServer fake(*tls().server);
   auto link = dial(io_.io, fake.port(), *tls().client, link_options("client"), client_);
-  auto peer = fake.accept();
+  auto peer = challenge_from(fake);
   ASSERT_TRUE(peer);
-  pb::AuthChallenge challenge;
-  challenge.set_nonce(std::string(32, 'n'));
-  challenge.set_node("fake");
-  ASSERT_TRUE(peer->write_frame(FrameType::auth_challenge, challenge));
   auto f = peer->read_frame();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->type, FrameType::auth_response);
@@ -178,12 +182,8 @@ TEST_F(AttackTest, ServerWithoutTheKeyIsRefusedByTheClient) {
 TEST_F(AttackTest, FakeServerOmittingTheProofIsRefused) {
   RawServer fake(*tls().server);
   auto link = dial(io_.io, fake.port(), *tls().client, link_options("client"), client_);
-  auto peer = fake.accept();
+  auto peer = challenge_from(fake);
   ASSERT_TRUE(peer);
-  pb::AuthChallenge challenge;
-  challenge.set_nonce(std::string(32, 'n'));
-  challenge.set_node("fake");
-  ASSERT_TRUE(peer->write_frame(FrameType::auth_challenge, challenge));
   ASSERT_TRUE(peer->read_frame());
   pb::Response ok;
   ok.set_status(200);

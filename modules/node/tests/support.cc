@@ -205,23 +205,19 @@ RawPeer::~RawPeer() {
 
 // Runs one asynchronous operation on the private loop; cancels it at the deadline.
 template <class Op>
-bool RawPeer::run(Op&& op, std::chrono::milliseconds timeout) {
-  bool done = false;
-  boost::system::error_code result;
+std::optional<boost::system::error_code> RawPeer::run_op(Op&& op, std::chrono::milliseconds timeout) {
+  std::optional<boost::system::error_code> result;
   io_.restart();
-  op([&](const boost::system::error_code& ec, auto&&...) {
-    done = true;
-    result = ec;
-  });
+  op([&](const boost::system::error_code& ec, auto&&...) { result = ec; });
   io_.run_for(timeout);
-  if (!done) {
+  if (!result) {
     boost::system::error_code ignored;
     (tls_ ? tls_->lowest_layer() : *tcp_).cancel(ignored);
     io_.restart();
     io_.run();
-    return false;
+    return std::nullopt;
   }
-  return !result;
+  return result;
 }
 
 std::unique_ptr<RawPeer> RawPeer::connect_tls(std::uint16_t port, ssl::context& tls) {
@@ -260,27 +256,19 @@ bool RawPeer::write_frame(FrameType type, const google::protobuf::MessageLite& b
 bool RawPeer::read_some(std::chrono::milliseconds timeout) {
   char buf[16384];
   std::size_t got = 0;
-  boost::system::error_code result;
-  bool done = false;
-  io_.restart();
-  auto handler = [&](const boost::system::error_code& ec, std::size_t n) {
-    done = true;
-    result = ec;
-    got = n;
+  auto read = [&](auto done) {
+    auto counted = [&got, done](const boost::system::error_code& ec, std::size_t n) mutable {
+      got = n;
+      done(ec);
+    };
+    if (tls_)
+      tls_->async_read_some(asio::buffer(buf), std::move(counted));
+    else
+      tcp_->async_read_some(asio::buffer(buf), std::move(counted));
   };
-  if (tls_)
-    tls_->async_read_some(asio::buffer(buf), handler);
-  else
-    tcp_->async_read_some(asio::buffer(buf), handler);
-  io_.run_for(timeout);
-  if (!done) {
-    boost::system::error_code ignored;
-    (tls_ ? tls_->lowest_layer() : *tcp_).cancel(ignored);
-    io_.restart();
-    io_.run();
-    return false;
-  }
-  if (result) {
+  auto result = run_op(read, timeout);
+  if (!result) return false;  // nothing in time
+  if (*result) {
     closed_ = true;
     return false;
   }

@@ -109,8 +109,14 @@ class RawPeer {
   friend class RawServer;
   RawPeer();
   bool read_some(std::chrono::milliseconds timeout);
+  // Runs one asynchronous operation: its outcome, or nullopt when it timed out.
   template <class Op>
-  bool run(Op&& op, std::chrono::milliseconds timeout);
+  std::optional<boost::system::error_code> run_op(Op&& op, std::chrono::milliseconds timeout);
+  template <class Op>
+  bool run(Op&& op, std::chrono::milliseconds timeout) {
+    auto ec = run_op(std::forward<Op>(op), timeout);
+    return ec && !*ec;
+  }
   boost::asio::io_context io_;
   std::unique_ptr<TlsStream> tls_;
   std::unique_ptr<Tcp::socket> tcp_;  // plain connections only
