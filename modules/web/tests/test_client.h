@@ -130,10 +130,11 @@ class Client {
   }
 
   // True when the server closes the connection (EOF or reset) before the read times out.
+  // It reads beneath TLS: what arrives is dropped, so it need not be decrypted.
   bool closed_by_peer() {
     char buf[4096];
     for (;;) {
-      const long n = read_some(buf, sizeof buf);
+      const long n = Client::read_some(buf, sizeof buf);
       if (n == 0) return true;
       if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;  // reset: closed too
     }
